@@ -1,0 +1,111 @@
+"""Compose a spec with Hydra's compose API.
+
+The spec's own folder is the primary config dir and the packaged hardware profiles are
+registered as the config group `target`, so `target=nvidia-a100` on the command line works
+like any Hydra override. `@hydra.main` is not used: nothing may chdir.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from compiler.errors import SpecError, SpecIssue
+from compiler.resources import target_names, targets_dir
+
+DEFAULT_TARGET = "cpu-x86"
+
+
+def read_yaml(path: Path) -> dict:
+    """Parse a YAML file ourselves first: Hydra's own syntax errors lose the line."""
+    if not path.is_file():
+        raise SpecError(SpecIssue("", f"spec file not found: {path}"))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        raise SpecError(SpecIssue("", f"YAML syntax error: {exc.problem}", path.name, line)) from None
+    if not isinstance(data, dict):
+        raise SpecError(SpecIssue("", "the spec must be a YAML mapping", path.name, 1))
+    return data
+
+
+def _register_targets() -> None:
+    store = ConfigStore.instance()
+    for name in target_names():
+        node = OmegaConf.load(targets_dir() / f"{name}.yaml")
+        store.store(group="target", name=name, node=node)
+
+
+def _declares_target(raw: dict) -> bool:
+    defaults = raw.get("defaults") or []
+    return any(isinstance(d, dict) and "target" in d for d in defaults)
+
+
+def _normalize_overrides(raw: dict, overrides: list[str]) -> list[str]:
+    """A spec without `defaults: [{target: ...}]` still takes `target=X`, or gets the default."""
+    if _declares_target(raw):
+        return list(overrides)
+    out, seen = [], False
+    for item in overrides:
+        if item.startswith("target="):
+            item, seen = "+" + item, True
+        seen = seen or item.startswith("+target=")
+        out.append(item)
+    if not seen and "target" not in raw:
+        out.append(f"+target={DEFAULT_TARGET}")
+    return out
+
+
+def compose_spec(spec_path: Path, overrides: list[str]) -> DictConfig:
+    spec_path = spec_path.resolve()
+    raw = read_yaml(spec_path)
+    _register_targets()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(spec_path.parent), version_base="1.3", job_name="deployc"):
+            return compose(config_name=spec_path.stem, overrides=_normalize_overrides(raw, overrides))
+    except MissingConfigException as exc:
+        raise SpecError(_missing_config_issue(exc)) from None
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise SpecError(_override_issue(exc)) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _missing_config_issue(exc: MissingConfigException) -> SpecIssue:
+    text = _first_line(exc)
+    if "target" in text:
+        return SpecIssue("target", f"unknown target; available: {', '.join(target_names())}")
+    return SpecIssue("", text)
+
+
+def _override_issue(exc: Exception) -> SpecIssue:
+    match = re.match(r"Could not override '([^']+)'", _first_line(exc))
+    if match:
+        return SpecIssue(match.group(1), "no such key in the spec; check the spelling (deployc schema lists the keys)")
+    return SpecIssue(getattr(exc, "full_key", "") or "", _first_line(exc))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def to_container(cfg: DictConfig) -> dict:
+    """Resolve interpolations; an unresolvable one names its key."""
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", "") or ""
+        raise SpecError(SpecIssue(key, f"cannot resolve: {_first_line(exc)}")) from None
+    data.pop("defaults", None)
+    return data

@@ -1,0 +1,62 @@
+"""Map dotted key paths of a YAML file to the line where each key is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+def format_path(parts: tuple | list) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def key_lines(path: Path) -> dict[str, int]:
+    """Every key and list item of the file, by dotted path, to its 1-based line."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    lines: dict[str, int] = {}
+    _walk(root, (), lines)
+    return lines
+
+
+def _walk(node, prefix: tuple, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            parts = prefix + (key_node.value,)
+            lines[format_path(parts)] = key_node.start_mark.line + 1
+            _walk(value_node, parts, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            parts = prefix + (index,)
+            lines[format_path(parts)] = item.start_mark.line + 1
+            _walk(item, parts, lines)
+
+
+class Locator:
+    """Finds where a spec key was written: the spec file, or the target profile it came from."""
+
+    def __init__(self, spec_path: Path, target_path: Path | None):
+        self._sources = [(spec_path, "", key_lines(spec_path))]
+        if target_path is not None:
+            self._sources.append((target_path, "target.", key_lines(target_path)))
+
+    def find(self, dotted: str) -> tuple[str | None, int | None]:
+        for file, prefix, lines in self._sources:
+            if prefix and not dotted.startswith(prefix):
+                continue
+            key = dotted[len(prefix):]
+            # An unknown or missing key is reported at its closest written parent.
+            while key:
+                if key in lines:
+                    return file.name, lines[key]
+                key = key.rsplit(".", 1)[0] if "." in key else ""
+        return None, None
