@@ -1,0 +1,99 @@
+"""One target's build, end to end: plan -> passes -> select -> emitters -> writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from compiler import __version__
+from compiler.emitters.base import EmitContext, SelectedArtifact
+from compiler.emitters.registry import emitter
+from compiler.emitters.report import report_data
+from compiler.emitters.runtime_config import runtime_config
+from compiler.frontend.spec import Spec
+from compiler.passes.base import PassContext, PassEvent, library_versions
+from compiler.passes.cache import Cache, sha256_json
+from compiler.passes.pipeline import PassResults, run_passes
+from compiler.passes.tensorrt_probe import gpu_on_host
+from compiler.planner import Plan, plan
+from compiler.select import Selection, select
+from compiler.writer import dumps, write_tree
+
+TOOLS = ("torch", "onnx", "onnxruntime", "onnxscript", "onnxconverter-common", "kubernetes",
+         "prometheus-client", "hydra-core", "omegaconf", "cerberus", "jinja2")
+EXTENSIONS = {"onnx": "onnx", "pt2": "pt2", "tflite": "tflite"}
+
+
+@dataclass
+class BuildResult:
+    target_dir: Path
+    lock: dict
+    report: dict
+    events: list[PassEvent]
+
+
+def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], None] = lambda e: None,
+          build_image: bool | None = None) -> BuildResult:
+    the_plan = plan(spec, gpu_on_host())
+    ctx = PassContext(spec, cache, on_event)
+    results = run_passes(the_plan, ctx)
+    selection = select(results, the_plan, spec.optimize.select)
+    report = report_data(spec, the_plan, results, selection)
+    files = _emit(spec, the_plan, results, selection, report)
+    target_dir = Path(out) / spec.target.name
+    want_image = spec.image.build if build_image is None else build_image
+    before_swap = _image_action(spec, report) if want_image and the_plan.emits("image") else None
+    lock = write_tree(target_dir, files, _lock_meta(spec, selection), before_swap)
+    _write_build_log(Path(out), spec.target.name, ctx.events)
+    return BuildResult(target_dir, lock, report, ctx.events)
+
+
+def _selected(selection: Selection) -> SelectedArtifact:
+    a = selection.artifact
+    return SelectedArtifact(a.candidate, f"model.{EXTENSIONS[a.format]}", a.path, a.format, a.precision,
+                            a.sha256, a.path.stat().st_size)
+
+
+def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection, report: dict) -> dict:
+    selected = _selected(selection)
+    fixed = dict(spec.optimize.edge.fixed_dims) if spec.target.is_edge else None
+    runtime = runtime_config(spec, selected, _drift_baseline(spec, results), fixed)
+    files: dict = {}
+    for step in the_plan.emitters:
+        if step.run:
+            files.update(emitter(step.name).emit(EmitContext(spec, selected, runtime, report, dict(files))))
+    return files
+
+
+def _drift_baseline(spec: Spec, results: PassResults) -> dict:
+    if not (spec.monitoring.enabled and spec.monitoring.drift.enabled) or results.drift_source is None:
+        return {}
+    from compiler.passes.baseline import compute_baseline
+
+    return compute_baseline(results.drift_source.inputs, spec.monitoring.drift.buckets)
+
+
+def _lock_meta(spec: Spec, selection: Selection) -> dict:
+    return {
+        "deployc": __version__, "target": spec.target.name,
+        "spec": {"name": spec.name, "version": spec.version, "digest": sha256_json(spec.resolved)},
+        "selected": {"candidate": selection.artifact.candidate, "sha256": selection.artifact.sha256},
+        "tools": library_versions(*TOOLS),
+    }
+
+
+def _image_action(spec: Spec, report: dict):
+    def run(staging: Path) -> dict:
+        from compiler.actions.docker_image import build_image
+
+        return build_image(staging / "image", spec)
+    return run
+
+
+def _write_build_log(out: Path, target: str, events: list[PassEvent]) -> None:
+    """Timings and cache hits vary per run, so they live beside the tree, not in it."""
+    log_dir = out / ".deployc"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    data = [{"pass": e.name, "seconds": round(e.seconds, 3), "cached": e.cached, "detail": e.detail} for e in events]
+    (log_dir / f"{target}.build.json").write_bytes(dumps(data))

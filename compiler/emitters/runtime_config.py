@@ -1,0 +1,34 @@
+"""The runtime.json the server reads, derived from the spec, the selected artifact and the baseline."""
+
+from __future__ import annotations
+
+from compiler.emitters.base import SelectedArtifact
+from compiler.frontend.spec import Spec, TensorSpec
+from compiler.runtime.config import DATATYPES, DriftBaseline, RuntimeConfig, TensorInfo
+
+BACKENDS = {"onnx": "onnxruntime", "pt2": "torch", "tflite": "litert"}
+TRT_CACHE = "/var/cache/deployc/trt"
+
+
+def _tensor(t: TensorSpec, fixed: dict[str, int] | None = None) -> TensorInfo:
+    fixed = fixed or {}
+    shape = [d if isinstance(d, int) else fixed.get(d, -1) for d in t.shape]
+    return TensorInfo(t.name, DATATYPES[t.dtype], shape)
+
+
+def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, DriftBaseline],
+                   fixed_dims: dict[str, int] | None = None) -> RuntimeConfig:
+    s, t = spec.serve, spec.target
+    providers = list(t.execution_providers) if selected.format == "onnx" else []
+    return RuntimeConfig(
+        model_name=spec.name, model_version=spec.version, artifact=selected.file,
+        backend=BACKENDS[selected.format],
+        inputs=[_tensor(x, fixed_dims) for x in spec.model.inputs],
+        outputs=[_tensor(x, fixed_dims) for x in spec.model.outputs],
+        providers=providers or ["CPUExecutionProvider"], threads=s.threads,
+        batching=s.batching.enabled and not fixed_dims, max_batch_size=s.batching.max_batch_size,
+        max_queue_delay_ms=s.batching.max_queue_delay_ms, max_request_bytes=s.max_request_bytes,
+        request_timeout_s=s.request_timeout_s, max_concurrency=s.max_concurrency,
+        drain_seconds=s.drain_seconds, drift=drift,
+        trt_engine_cache=TRT_CACHE if "TensorrtExecutionProvider" in providers else "",
+    )

@@ -1,0 +1,83 @@
+"""What passes share: the artifact type, the pass context, and timing/caching bookkeeping."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Callable
+
+from compiler.frontend.spec import Spec
+from compiler.passes.cache import Cache
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One candidate model file, living in the cache."""
+
+    candidate: str  # onnx-fp32, onnx-opt, onnx-fp16, onnx-int8-dynamic, aoti, tflite-int8, ...
+    format: str  # onnx | pt2 | tflite
+    precision: str
+    path: Path
+    sha256: str
+    produced_by: tuple[str, ...] = ()  # the chain of passes, for the report
+
+
+@dataclass
+class PassEvent:
+    name: str
+    seconds: float
+    cached: bool
+    detail: str = ""
+
+
+@dataclass
+class PassContext:
+    spec: Spec
+    cache: Cache
+    on_event: Callable[[PassEvent], None] = lambda e: None
+    events: list[PassEvent] = field(default_factory=list)
+
+    @contextmanager
+    def timed(self, name: str):
+        """Times one pass; the body sets `.cached` / `.detail` on the yielded event."""
+        event = PassEvent(name, 0.0, False)
+        start = time.perf_counter()
+        yield event
+        event.seconds = time.perf_counter() - start
+        self.events.append(event)
+        self.on_event(event)
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def onnx_transform(ctx: PassContext, name: str, candidate: str, precision: str, source: Artifact,
+                   config: dict, fn: Callable[[Path, Path], dict], libs: tuple[str, ...]) -> Artifact:
+    """Run an ONNX -> ONNX pass through the cache: fn(src, dst) writes dst and returns meta."""
+    from compiler.errors import DeploycError, PassError
+    from compiler.passes.cache import sha256_file
+
+    def produce(folder: Path) -> dict:
+        try:
+            return fn(source.path, folder / "model.onnx")
+        except DeploycError:
+            raise
+        except Exception as exc:  # the library's own failure: name the pass and the candidate
+            raise PassError(name, f"{candidate} from {source.candidate}: {type(exc).__name__}: {exc}") from None
+
+    key = ctx.cache.key(name, config, {"model": source.sha256}, library_versions(*libs))
+    with ctx.timed(f"{name} ({candidate})") as event:
+        entry = ctx.cache.get_or_run(key, produce)
+        event.cached = entry.hit
+    path = entry.file("model.onnx")
+    return Artifact(candidate, "onnx", precision, path, sha256_file(path), source.produced_by + (name,))

@@ -1,0 +1,74 @@
+"""Content-addressed cache of pass results.
+
+Key = sha256 of (pass name, its config, the digests of its inputs, library versions). An entry
+is a folder of files plus meta.json; it is written to a temp folder and renamed, so a crash
+never leaves half an entry. Location: $DEPLOYC_CACHE, else the user cache dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import platformdirs
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_json(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("DEPLOYC_CACHE") or platformdirs.user_cache_dir("deployc"))
+
+
+@dataclass
+class Entry:
+    dir: Path
+    meta: dict
+    hit: bool
+
+    def file(self, name: str) -> Path:
+        return self.dir / name
+
+
+class Cache:
+    def __init__(self, root: Path | None = None, enabled: bool = True):
+        self.root = Path(root) if root else default_cache_dir()
+        self.enabled = enabled
+
+    def key(self, pass_name: str, config: dict, inputs: dict[str, str], versions: dict[str, str]) -> str:
+        return sha256_json({"pass": pass_name, "config": config, "inputs": inputs, "versions": versions})
+
+    def get_or_run(self, key: str, produce: Callable[[Path], dict]) -> Entry:
+        """`produce(folder)` writes files into folder and returns meta (plain data)."""
+        final = self.root / key[:2] / key
+        meta_path = final / "meta.json"
+        if self.enabled and meta_path.is_file():
+            return Entry(final, json.loads(meta_path.read_text()), hit=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+        try:
+            meta = produce(tmp)
+            (tmp / "meta.json").write_text(json.dumps(meta, sort_keys=True, indent=1))
+            if final.exists():  # a concurrent job won the race (sweeps share the cache)
+                shutil.rmtree(tmp)
+            else:
+                os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Entry(final, json.loads(meta_path.read_text()), hit=False)

@@ -1,0 +1,158 @@
+"""Export the PyTorch model to ONNX (torch.onnx dynamo exporter) and check it against the signature.
+
+The dynamo exporter silently fixes a symbolic dim that it traced at size 1, so the example
+batch is >= 2 and every dim of the exported graph is compared with the spec's signature.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from contextlib import redirect_stdout
+from pathlib import Path
+
+from compiler.errors import PassError
+from compiler.frontend.spec import Spec, TensorSpec
+from compiler.passes.base import Artifact, PassContext, library_versions
+from compiler.passes.cache import sha256_file
+from compiler.passes.data import SYNTH_DIMS, synthesize
+from compiler.passes.load import LoadedModel
+
+NAME = "onnx-export"
+
+
+def export(model: LoadedModel, ctx: PassContext, candidate: str = "onnx-fp32", digest: str | None = None) -> Artifact:
+    spec = ctx.spec
+    digest = digest or model.digest
+    config = {"opset": spec.optimize.opset, "batch": spec.model.example_batch,
+              "inputs": [t.__dict__ for t in spec.model.inputs], "outputs": [t.__dict__ for t in spec.model.outputs]}
+    key = ctx.cache.key(NAME, config, {"model": digest}, library_versions("torch", "onnx", "onnxscript"))
+    with ctx.timed(f"{NAME} ({candidate})") as event:
+        entry = ctx.cache.get_or_run(key, lambda d: _export(model, spec, d / "model.onnx"))
+        event.cached = entry.hit
+    path = entry.file("model.onnx")
+    return Artifact(candidate, "onnx", "fp32", path, sha256_file(path), (NAME,))
+
+
+def _export(model: LoadedModel, spec: Spec, out: Path) -> dict:
+    import onnx
+    import torch
+
+    if model.module is None:  # the source is ONNX already: normalize it into one file
+        proto = onnx.load(str(model.onnx_path))
+        onnx.save(proto, str(out))
+        check_signature(out, spec)
+        return {"source": "onnx"}
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed" noise
+    example = synthesize(spec, spec.model.example_batch)
+    args = tuple(torch.from_numpy(example.inputs[t.name]) for t in spec.model.inputs)
+    try:
+        with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                model.module, args, dynamo=True, opset_version=spec.optimize.opset,
+                input_names=[t.name for t in spec.model.inputs],
+                dynamic_shapes=_dynamic_shapes(spec.model.inputs), external_data=False, verbose=False)
+            program.save(str(out), external_data=False)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PassError(NAME, f"torch.onnx.export failed: {type(exc).__name__}: {first}") from None
+    _rename_outputs(out, [t.name for t in spec.model.outputs])
+    _name_dims(out, spec)
+    check_signature(out, spec)
+    return {"source": "pytorch"}
+
+
+def _dynamic_shapes(inputs: tuple[TensorSpec, ...]):
+    from torch.export import Dim
+
+    dims: dict[str, object] = {}
+    shapes = []
+    for t in inputs:
+        spec_dims = {}
+        for axis, name in t.dynamic_dims.items():
+            if name not in dims:
+                # min 2: torch.export specializes size-1 dims; max keeps positional tables legal.
+                dims[name] = Dim(name, min=2, max=SYNTH_DIMS * 64) if axis else Dim(name, min=1, max=65536)
+            spec_dims[axis] = dims[name]
+        shapes.append(spec_dims or None)
+    return tuple(shapes)
+
+
+def _rename_outputs(path: Path, names: list[str]) -> None:
+    """Name outputs after the signature. Done here, not by the exporter's output_names, because
+    the exporter then clashes with an internal value of the same name (e.g. an Embedding's)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    outputs = list(proto.graph.output)
+    if len(outputs) != len(names):
+        raise PassError(NAME, f"the model returns {len(outputs)} outputs, the signature lists {len(names)}")
+    mapping = {}
+    taken = {v for n in proto.graph.node for v in list(n.input) + list(n.output)}
+    taken |= {i.name for i in proto.graph.initializer} | {i.name for i in proto.graph.input}
+    for value, name in zip(outputs, names):
+        if value.name != name and name in taken:
+            mapping[name] = f"{name}__internal"
+        mapping[value.name] = name
+    for node in proto.graph.node:
+        node.input[:] = [mapping.get(v, v) for v in node.input]
+        node.output[:] = [mapping.get(v, v) for v in node.output]
+    for value in list(proto.graph.output) + list(proto.graph.value_info):
+        value.name = mapping.get(value.name, value.name)
+    for init in proto.graph.initializer:
+        init.name = mapping.get(init.name, init.name)
+    onnx.save(proto, str(path))
+
+
+def _name_dims(path: Path, spec: Spec) -> None:
+    """Give exported symbolic dims the signature's names (the exporter invents s0, s1...)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    signature = {t.name: t for t in spec.model.inputs + spec.model.outputs}
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        t = signature.get(value.name)
+        if t is None:
+            continue
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if axis < len(t.shape) and isinstance(t.shape[axis], str) and dim.HasField("dim_param"):
+                dim.dim_param = t.shape[axis]
+    onnx.save(proto, str(path))
+
+
+def check_signature(path: Path, spec: Spec) -> None:
+    import onnx
+
+    proto = onnx.load(str(path))
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as exc:
+        raise PassError(NAME, f"onnx.checker rejected the exported model: {exc}") from None
+    for kind, values, expected in (("input", proto.graph.input, spec.model.inputs),
+                                   ("output", proto.graph.output, spec.model.outputs)):
+        by_name = {v.name: v for v in values}
+        for t in expected:
+            if t.name not in by_name:
+                raise PassError(NAME, f"the exported model has no {kind} '{t.name}' "
+                                      f"(it has {sorted(by_name)}); fix model.{kind}s")
+            _check_dims(kind, t, by_name[t.name])
+
+
+def _check_dims(kind: str, t: TensorSpec, value) -> None:
+    import onnx
+
+    dims = value.type.tensor_type.shape.dim
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
+    if dtype != t.dtype:
+        raise PassError(NAME, f"{kind} '{t.name}' is {dtype} in the model, the signature says {t.dtype}")
+    if len(dims) != len(t.shape):
+        raise PassError(NAME, f"{kind} '{t.name}' has rank {len(dims)} in the model, the signature says {list(t.shape)}")
+    for axis, (dim, want) in enumerate(zip(dims, t.shape)):
+        fixed = dim.dim_value if dim.HasField("dim_value") else None
+        if isinstance(want, str) and fixed is not None:
+            raise PassError(NAME, f"{kind} '{t.name}' dim {axis} ('{want}') was exported fixed at {fixed}; "
+                                  "the model specializes it (e.g. a reshape with a constant size)")
+        if isinstance(want, int) and fixed is not None and fixed != want:
+            raise PassError(NAME, f"{kind} '{t.name}' dim {axis} is {fixed} in the model, the signature says {want}")

@@ -1,0 +1,29 @@
+"""ONNX Runtime graph optimization, saved offline at the portable EXTENDED level.
+
+Level ALL adds layout transforms specific to the build host's CPU (ORT warns about it), so the
+artifact would not be portable to the target; EXTENDED fuses ops and stays portable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compiler.passes.base import Artifact, PassContext, onnx_transform
+
+NAME = "ort-optimize"
+
+
+def optimize(source: Artifact, ctx: PassContext) -> Artifact:
+    return onnx_transform(ctx, NAME, "onnx-opt", source.precision, source, {"level": "extended"},
+                          _optimize, ("onnxruntime",))
+
+
+def _optimize(src: Path, dst: Path) -> dict:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    opts.optimized_model_filepath = str(dst)
+    opts.log_severity_level = 3
+    ort.InferenceSession(str(src), opts, providers=["CPUExecutionProvider"])
+    return {"level": "ORT_ENABLE_EXTENDED"}

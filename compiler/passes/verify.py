@@ -1,0 +1,129 @@
+"""Verify a candidate against the original model on the same inputs, and measure it.
+
+Parity: max abs error, mean per-sample cosine similarity of the first output, top-1 agreement
+(classifiers). Accuracy on labelled evaluation data. Latency p50/p99 per batch size on the
+build host. Results are cached by artifact digest, data digest and host, so a rebuild reuses
+them and the report stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from compiler.frontend.spec import Gates, Spec
+from compiler.errors import GateFailure, PassError
+from compiler.passes.base import Artifact, PassContext, library_versions
+from compiler.passes.data import Dataset
+from compiler.passes.runners import Runner, run_chunked, runner_for
+
+
+@dataclass
+class Latency:
+    batch: int
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass
+class Verification:
+    candidate: str
+    max_abs_error: float
+    cosine: float
+    top1_agreement: float | None = None
+    accuracy: float | None = None
+    accuracy_drop: float | None = None
+    size_mb: float = 0.0
+    latency: list[Latency] = field(default_factory=list)  # empty: not measured on this host
+
+    def p50(self, batch: int) -> float | None:
+        return next((l.p50_ms for l in self.latency if l.batch == batch), None)
+
+
+def host_fingerprint() -> dict:
+    return {"machine": platform.machine(), "processor": platform.processor() or platform.machine()}
+
+
+def parity(candidate: str, outputs: list[np.ndarray], reference: list[np.ndarray], data: Dataset,
+           task: str, ref_accuracy: float | None) -> Verification:
+    out, ref = outputs[0].astype(np.float64), reference[0].astype(np.float64)
+    max_err = max(float(np.max(np.abs(o.astype(np.float64) - r))) for o, r in zip(outputs, reference))
+    a, b = out.reshape(len(out), -1), ref.reshape(len(ref), -1)
+    denom = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    cosine = float(np.mean(np.sum(a * b, axis=1) / np.maximum(denom, 1e-12)))
+    v = Verification(candidate, round(max_err, 6), round(cosine, 6))
+    if task == "classification":
+        v.top1_agreement = round(float(np.mean(out.argmax(-1) == ref.argmax(-1))), 6)
+        if data.labels is not None:
+            v.accuracy = round(float(np.mean(out.argmax(-1) == data.labels)), 6)
+            v.accuracy_drop = round(ref_accuracy - v.accuracy, 6) if ref_accuracy is not None else None
+    return v
+
+
+def measure_latency(run: Runner, spec: Spec, data: Dataset) -> list[Latency]:
+    cfg = spec.optimize.latency
+    out = []
+    for batch in cfg.batch_sizes:
+        reps = -(-batch // data.size)
+        inputs = {k: np.ascontiguousarray(np.concatenate([v] * reps)[:batch]) for k, v in data.inputs.items()}
+        for _ in range(cfg.warmup):
+            run(inputs)
+        times = []
+        for _ in range(cfg.iterations):
+            start = time.perf_counter()
+            run(inputs)
+            times.append((time.perf_counter() - start) * 1000)
+        out.append(Latency(batch, round(float(np.percentile(times, 50)), 4), round(float(np.percentile(times, 99)), 4)))
+    return out
+
+
+def verify(artifact: Artifact, ctx: PassContext, data: Dataset, reference: list[np.ndarray],
+           ref_accuracy: float | None, measure: bool) -> Verification:
+    spec = ctx.spec
+    config = {"task": spec.model.task, "latency": asdict(spec.optimize.latency) if measure else None,
+              "threads": spec.serve.threads, "host": host_fingerprint(), "ref_accuracy": ref_accuracy}
+    inputs = {"artifact": artifact.sha256, "data": data.digest()}
+    key = ctx.cache.key("verify", config, inputs, library_versions("onnxruntime", "torch"))
+    with ctx.timed(f"verify ({artifact.candidate})") as event:
+        entry = ctx.cache.get_or_run(key, lambda d: asdict(_verify(artifact, spec, data, reference, ref_accuracy, measure)))
+        event.cached = entry.hit
+    meta = dict(entry.meta)
+    meta["latency"] = [Latency(**l) for l in meta["latency"]]
+    meta["candidate"] = artifact.candidate
+    return Verification(**meta)
+
+
+def _verify(artifact: Artifact, spec: Spec, data: Dataset, reference, ref_accuracy, measure: bool) -> Verification:
+    try:
+        run = runner_for(artifact.format, artifact.path, spec.serve.threads)
+        outputs = run_chunked(run, data.inputs)
+    except Exception as exc:
+        raise PassError("verify", f"{artifact.candidate} failed to run: {type(exc).__name__}: {exc}") from None
+    v = parity(artifact.candidate, outputs, reference, data, spec.model.task, ref_accuracy)
+    v.size_mb = round(artifact.path.stat().st_size / 1e6, 4)
+    if measure:
+        v.latency = measure_latency(run, spec, data)
+    return v
+
+
+def check_gates(v: Verification, gates: Gates) -> list[GateFailure]:
+    checks = [
+        ("max_abs_error", v.max_abs_error, gates.max_abs_error, "<="),
+        ("cosine", v.cosine, gates.min_cosine, ">="),
+        ("top1_agreement", v.top1_agreement, gates.min_top1_agreement, ">="),
+        ("accuracy", v.accuracy, gates.min_accuracy, ">="),
+        ("accuracy_drop", v.accuracy_drop, gates.max_accuracy_drop, "<="),
+        ("size_mb", v.size_mb, gates.max_size_mb, "<="),
+    ]
+    p99 = max((l.p99_ms for l in v.latency if l.batch == 1), default=None)
+    checks.append(("latency_p99_ms_batch1", p99, gates.max_latency_p99_ms, "<="))
+    failures = []
+    for metric, measured, threshold, op in checks:
+        if threshold is None or measured is None:
+            continue
+        if (op == ">=" and measured < threshold) or (op == "<=" and measured > threshold):
+            failures.append(GateFailure(v.candidate, metric, threshold, measured, op))
+    return failures

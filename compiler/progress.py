@@ -1,0 +1,44 @@
+"""Build progress: a live spinner with per-pass lines on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from compiler.passes.base import PassEvent
+
+
+class Progress:
+    def __init__(self, console: Console):
+        self.console = console
+        self._status = None
+
+    def __enter__(self) -> "Progress":
+        if self.console.is_terminal:
+            self._status = self.console.status("building...")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def event(self, e: PassEvent) -> None:
+        how = "cached" if e.cached else f"{e.seconds:.2f}s"
+        self.console.print(f"  {e.name:40} {how}", markup=False, highlight=False)
+
+    def summary(self, result) -> None:
+        r = result.report
+        table = Table(title=f"{r['name']} {r['version']} -> {r['target']}", show_edge=False)
+        for col in ("candidate", "size MB", "cosine", "accuracy", "p50 ms (b1)", "gates"):
+            table.add_column(col)
+        for c in r["candidates"]:
+            p50 = next((l["p50_ms"] for l in c["latency"] if l["batch"] == 1), None)
+            table.add_row(c["candidate"], f"{c['size_mb']:.3f}", f"{c['cosine']:.6f}",
+                          "-" if c["accuracy"] is None else f"{c['accuracy']:.4f}",
+                          "-" if p50 is None else f"{p50:.4f}", "pass" if c["passed"] else "FAIL")
+        self.console.print(table)
+        cached = sum(e.cached for e in result.events)
+        self.console.print(f"selected {r['selected']['candidate']}: {r['selected']['reason']}", markup=False)
+        self.console.print(f"{cached} of {len(result.events)} passes from the cache; wrote {result.target_dir}",
+                           markup=False)
