@@ -24,12 +24,25 @@ from compiler.resources import target_names, targets_dir
 DEFAULT_TARGET = "cpu-x86"
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Rejects duplicate keys (plain YAML keeps the last one silently; OmegaConf crashes)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key_node.value}'",
+                                                        key_node.start_mark)
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path) -> dict:
     """Parse a YAML file ourselves first: Hydra's own syntax errors lose the line."""
     if not path.is_file():
         raise SpecError(SpecIssue("", f"spec file not found: {path}"))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
@@ -51,10 +64,20 @@ def _declares_target(raw: dict) -> bool:
     return any(isinstance(d, dict) and "target" in d for d in defaults)
 
 
+def _add_or_set(item: str) -> str:
+    """`key=value` sets a key whether or not the spec file wrote it (schema defaults fill the
+    rest later). Hydra would refuse keys the file lacks; a misspelled key still fails, in
+    validation, with a did-you-mean hint."""
+    if item.startswith(("+", "~")) or "=" not in item or item.split("=", 1)[0] == "target":
+        return item
+    return "++" + item
+
+
 def _normalize_overrides(raw: dict, overrides: list[str]) -> list[str]:
     """A spec without `defaults: [{target: ...}]` still takes `target=X`, or gets the default."""
+    overrides = [_add_or_set(o) for o in overrides]
     if _declares_target(raw):
-        return list(overrides)
+        return overrides
     out, seen = [], False
     for item in overrides:
         if item.startswith("target="):

@@ -44,5 +44,8 @@ def object_schema(fields: dict) -> dict:
 
 def spec_json_schema() -> dict:
     schema = object_schema(spec_schema())
+    # The target usually comes from the defaults list, and a spec may override single fields of it.
+    schema["required"].remove("target")
+    schema["properties"]["target"]["required"] = []
     schema["properties"]["defaults"] = {"type": "array", "description": "Hydra defaults list, e.g. [{target: cpu-x86}, _self_]"}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "deployc spec", **schema}
