@@ -6,6 +6,7 @@ both are candidates and the gates decide; nothing here assumes int8 is better.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +31,19 @@ def int8_static(source: Artifact, calibration: Dataset, ctx: PassContext) -> Art
 def _preprocess(src: Path, dst: Path) -> Path:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    try:
-        quant_pre_process(str(src), str(dst), skip_symbolic_shape=False)
-    except Exception:
-        # Symbolic shape inference gives up on some dynamic graphs (attention reshapes);
-        # ONNX shape inference alone is enough for the quantizer there.
-        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+    # On failure, symbolic shape inference drops a debug model into the working directory:
+    # run it inside the cache entry's private temp folder so nothing leaks into the user's tree.
+    with contextlib.chdir(dst.parent):
+        try:
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=False)
+        except Exception:
+            # It gives up on some dynamic graphs (attention reshapes); ONNX shape inference
+            # alone is enough for the quantizer there.
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+        for leftover in dst.parent.glob("sym_shape_infer_temp.onnx*"):
+            leftover.unlink()
+        for leftover in dst.parent.glob("*.data"):
+            leftover.unlink()
     return dst
 
 
