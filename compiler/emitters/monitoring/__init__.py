@@ -1,0 +1,68 @@
+"""The monitoring emitter: Prometheus rules, promtool tests, a ServiceMonitor and a Grafana
+dashboard under monitoring/, all checked against the runtime's metric catalog.
+
+Files (relative to <out>/<target>/):
+- monitoring/rules.yaml            rule groups for a plain Prometheus (rule_files)
+- monitoring/rules.test.yaml       promtool unit tests of every alert (`promtool test rules`)
+- monitoring/prometheusrule.yaml   the same groups as a PrometheusRule (Prometheus Operator)
+- monitoring/servicemonitor.yaml   scrape config for the Operator
+- monitoring/dashboard.json        Grafana dashboard
+
+Groups: slo.py (SLO recordings, burn-rate alerts), alerts.py (errors, saturation, health),
+drift.py (PSI against the build-time baseline in ctx.runtime.drift, when there is one).
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from compiler.emitters.base import EmitContext, Files
+from compiler.emitters.monitoring.alerts import alerts_group
+from compiler.emitters.monitoring.crosscheck import CatalogMismatchError, check_expr, check_groups
+from compiler.emitters.monitoring.dashboard import dashboard
+from compiler.emitters.monitoring.drift import drift_group
+from compiler.emitters.monitoring.manifests import prometheus_rule, rules_file, service_monitor
+from compiler.emitters.monitoring.promtool_tests import unit_tests
+from compiler.emitters.monitoring.rules import Group, Options, Settings, check_spec_labels
+from compiler.emitters.monitoring.slo import slo_group
+
+__all__ = ["MonitoringEmitter", "Options", "CatalogMismatchError", "check_expr", "build_groups"]
+
+FOLDER = "monitoring"
+
+
+class MonitoringEmitter:
+    name = "monitoring"
+
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options or Options()
+
+    def emit(self, ctx: EmitContext) -> Files:
+        if not ctx.spec.monitoring.enabled:
+            return {}
+        check_spec_labels(ctx.spec)
+        s = Settings(ctx.spec, self.options)
+        groups = build_groups(s, ctx.runtime.drift if ctx.runtime else {})
+        known = check_groups(groups)
+        return {
+            f"{FOLDER}/rules.yaml": _yaml(rules_file(s, groups)),
+            f"{FOLDER}/rules.test.yaml": _yaml(unit_tests(s, groups, "rules.yaml")),
+            f"{FOLDER}/prometheusrule.yaml": _yaml(prometheus_rule(s, groups)),
+            f"{FOLDER}/servicemonitor.yaml": _yaml(service_monitor(s)),
+            f"{FOLDER}/dashboard.json": _json(dashboard(s, groups, known)),
+        }
+
+
+def build_groups(s: Settings, baseline: dict) -> list[Group]:
+    drift = drift_group(s, baseline)
+    return [slo_group(s), alerts_group(s)] + ([drift] if drift else [])
+
+
+def _yaml(data: dict) -> bytes:
+    return yaml.safe_dump(data, sort_keys=True, allow_unicode=True).encode("utf-8")
+
+
+def _json(data: dict) -> bytes:
+    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
