@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   creates .venv, installs deployc, builds the digits example into out/
+#   make test   the same venv, then the whole test suite (what .ci/run runs)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+EXTRAS := passes,serve,image,sweep,edge,test
+STAMP  := $(VENV)/.deployc-installed
+
+.PHONY: venv demo test bench golden clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: venv
+	$(VENV)/bin/deployc build examples/digits-cnn/deploy.yaml -o out
+	$(VENV)/bin/deployc build examples/text-encoder/deploy.yaml -o out/text-encoder
+
+test: venv
+	$(PY) -m pytest
+
+bench: venv
+	$(PY) bench/compile_bench.py
+
+# Rewrite the golden output trees after an intended change; review the diff before committing.
+golden: venv
+	DEPLOYC_REFRESH_GOLDEN=1 $(PY) -m pytest tests/test_golden.py
+
+clean:
+	rm -rf out .pytest_cache
