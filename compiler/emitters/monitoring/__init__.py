@@ -21,7 +21,7 @@ import yaml
 from compiler.emitters.base import EmitContext, Files
 from compiler.emitters.monitoring.alerts import alerts_group
 from compiler.emitters.monitoring.crosscheck import CatalogMismatchError, check_expr, check_groups
-from compiler.emitters.monitoring.dashboard import dashboard
+from compiler.emitters.monitoring.dashboard import build_dashboard
 from compiler.emitters.monitoring.drift import drift_group
 from compiler.emitters.monitoring.manifests import prometheus_rule, rules_file, service_monitor
 from compiler.emitters.monitoring.promtool_tests import unit_tests
@@ -51,7 +51,7 @@ class MonitoringEmitter:
             f"{FOLDER}/rules.test.yaml": _yaml(unit_tests(s, groups, "rules.yaml")),
             f"{FOLDER}/prometheusrule.yaml": _yaml(prometheus_rule(s, groups)),
             f"{FOLDER}/servicemonitor.yaml": _yaml(service_monitor(s)),
-            f"{FOLDER}/dashboard.json": _json(dashboard(s, groups, known)),
+            f"{FOLDER}/dashboard.json": _json(build_dashboard(s, groups, known)),
         }
 
 

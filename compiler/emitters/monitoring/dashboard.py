@@ -29,7 +29,7 @@ class Panel:
     description: str = ""
 
 
-def dashboard(s: Settings, groups: list[Group], known: dict[str, frozenset[str]]) -> dict:
+def build_dashboard(s: Settings, groups: list[Group], known: dict[str, frozenset[str]]) -> dict:
     panels = _panels(s, any(g.name.endswith(".drift") for g in groups))
     for p in panels:
         for _, expr in p.queries:
