@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,11 +16,20 @@ from compiler.errors import PassError, SpecError, SpecIssue
 from compiler.frontend.spec import Spec
 
 
-@dataclass
 class LoadedModel:
-    module: Any  # torch.nn.Module in eval mode, or None for an ONNX source
-    onnx_path: Path | None
-    digest: str
+    """The user's model, built only when a pass needs it: a warm rebuild whose every pass is
+    cached never constructs the module (nor imports torch). The digest needs only file bytes."""
+
+    def __init__(self, digest: str, onnx_path: Path | None = None, build: Callable[[], Any] | None = None,
+                 module: Any = None):
+        self.digest, self.onnx_path = digest, onnx_path
+        self._build, self._module = build, module
+
+    @property
+    def module(self):  # torch.nn.Module in eval mode, or None for an ONNX source
+        if self._module is None and self._build is not None:
+            self._module = self._build()
+        return self._module
 
 
 def load_factory(spec: Spec, ref: str, key: str) -> Callable:
@@ -77,19 +85,28 @@ def load_model(spec: Spec) -> LoadedModel:
         path = spec.resolve_path(m.onnx)
         if not path.is_file():
             raise SpecError(SpecIssue("model.onnx", f"ONNX file not found: {m.onnx}"))
-        return LoadedModel(None, path, _digest([path], "onnx"))
+        return LoadedModel(_digest([path], "onnx"), onnx_path=path)
+    target = m.factory.rsplit(":", 1)[0]
+    files = [spec.resolve_path(target)] if target.endswith(".py") else []
+    if files and not files[0].is_file():
+        raise SpecError(SpecIssue("model.factory", f"factory file not found: {target}"))
+    if m.weights:
+        files.append(spec.resolve_path(m.weights))
+        if not files[-1].is_file():
+            raise SpecError(SpecIssue("model.weights", f"weights file not found: {m.weights}"))
+    return LoadedModel(_digest(files, m.factory), build=lambda: _build_module(spec))
+
+
+def _build_module(spec: Spec):
     import torch
 
+    m = spec.model
     module = call_factory(load_factory(spec, m.factory, "model.factory"), "model.factory")
     if not isinstance(module, torch.nn.Module):
         raise SpecError(SpecIssue("model.factory", f"returned {type(module).__name__}, not a torch.nn.Module"))
-    files = [spec.resolve_path(m.factory.rsplit(":", 1)[0])] if m.factory.split(":")[0].endswith(".py") else []
     if m.weights:
-        weights = spec.resolve_path(m.weights)
-        _load_weights(module, weights)
-        files.append(weights)
-    module.eval()
-    return LoadedModel(module, None, _digest(files, m.factory))
+        _load_weights(module, spec.resolve_path(m.weights))
+    return module.eval()
 
 
 def _load_weights(module, path: Path) -> None:
@@ -120,7 +137,7 @@ def _load_weights(module, path: Path) -> None:
 
 def reference_outputs(loaded: LoadedModel, inputs: dict, spec: Spec) -> list:
     """Outputs of the original model: torch eager, or the source ONNX through onnxruntime."""
-    if loaded.module is None:
+    if loaded.onnx_path is not None:
         from compiler.passes.onnx_run import run_onnx
 
         return run_onnx(loaded.onnx_path, inputs)

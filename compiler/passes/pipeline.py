@@ -32,7 +32,7 @@ def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
         calibration = load_dataset(spec, "calibration")
         evaluation = load_dataset(spec, "evaluation")
         data = verification_set(spec, evaluation, calibration)
-        reference = reference_outputs(model, data.inputs, spec)
+        reference = _reference(model, data, ctx)
         event.detail = f"verifying on {data.size} {data.origin} samples"
     ref_acc = _accuracy(reference, data, spec.model.task)
     candidates = _candidates(plan, model, calibration, ctx)
@@ -42,6 +42,23 @@ def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
     notes = {"onnx-pruned": prune.NOTE} if plan.runs("prune") else {}
     return PassResults(data, ref_acc, candidates, verifications, failures, eager,
                        calibration or evaluation or data, notes)
+
+
+def _reference(model: LoadedModel, data: Dataset, ctx: PassContext) -> list:
+    """The original model's outputs on the verification set, cached like any pass result."""
+    import numpy as np
+
+    key = ctx.cache.key("reference", {}, {"model": model.digest, "data": data.digest()},
+                        verify.library_versions("torch", "onnxruntime"))
+
+    def produce(folder):
+        outputs = reference_outputs(model, data.inputs, ctx.spec)
+        np.savez(folder / "outputs.npz", *outputs)
+        return {"outputs": len(outputs)}
+
+    entry = ctx.cache.get_or_run(key, produce)
+    with np.load(entry.file("outputs.npz")) as npz:
+        return [npz[f"arr_{i}"] for i in range(entry.meta["outputs"])]
 
 
 def _accuracy(reference, data: Dataset, task: str) -> float | None:
@@ -78,7 +95,7 @@ def _candidates(plan: Plan, model: LoadedModel, calibration: Dataset | None, ctx
 
 def _eager(model: LoadedModel, ctx: PassContext, data: Dataset, reference, ref_acc, measure: bool):
     """torch eager as the baseline row of the report (latency only; parity is exact by definition)."""
-    if model.module is None or not measure:
+    if model.onnx_path is not None or not measure:
         return None
     with ctx.timed("measure (torch eager)") as event:
         key = ctx.cache.key("eager-latency", {"latency": ctx.spec.optimize.latency.__dict__,

@@ -30,5 +30,5 @@ def pruned_candidate(model: LoadedModel, amount: float, ctx: PassContext) -> Art
             prune.remove(m, name)
         event.detail = NOTE
     digest = hashlib.sha256(f"{model.digest}:prune:{amount}".encode()).hexdigest()
-    artifact = export(LoadedModel(module, None, digest), ctx, candidate="onnx-pruned", digest=digest)
+    artifact = export(LoadedModel(digest, module=module), ctx, candidate="onnx-pruned", digest=digest)
     return Artifact("onnx-pruned", "onnx", "fp32", artifact.path, artifact.sha256, (NAME,) + artifact.produced_by)

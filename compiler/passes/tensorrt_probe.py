@@ -3,6 +3,8 @@ built on, so the answer needs both `import tensorrt` and a GPU with the target's
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from compiler.frontend.spec import TargetProfile
 
 
@@ -33,4 +35,7 @@ def host_compute_capability() -> str | None:
 
 
 def gpu_on_host() -> bool:
+    # Without the driver's device node there is no GPU; don't pay torch's import to learn that.
+    if not Path("/dev/nvidiactl").exists():
+        return False
     return host_compute_capability() is not None

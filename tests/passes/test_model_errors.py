@@ -66,13 +66,13 @@ def test_factory_file_missing(tmp_path):
 def test_factory_not_importable(tmp_path):
     spec = load_spec(make(tmp_path, extra={"broken.py": "import no_such_module_xyz\n"}), ["model.factory=broken.py:build"])
     with pytest.raises(SpecError, match=r"model.factory: importing broken.py failed: ModuleNotFoundError"):
-        load_model(spec)
+        load_model(spec).module
 
 
 def test_factory_raises(tmp_path):
     spec = load_spec(make(tmp_path, build="raise RuntimeError('no GPU here')"))
     with pytest.raises(SpecError, match=r"model.factory: the factory raised RuntimeError: no GPU here"):
-        load_model(spec)
+        load_model(spec).module
 
 
 def test_weights_missing(tmp_path):
@@ -87,7 +87,7 @@ def test_weights_do_not_match_module(tmp_path):
     torch.save({"fc.weight": torch.zeros(3, 4), "head.bias": torch.zeros(3)}, tmp_path / "w.pt")
     spec = load_spec(make(tmp_path, weights="weights: w.pt"))
     with pytest.raises(SpecError) as info:
-        load_model(spec)
+        load_model(spec).module
     assert "missing keys: fc.bias" in str(info.value) and "unexpected keys: head.bias" in str(info.value)
 
 
@@ -101,7 +101,7 @@ def test_weights_load_safely(tmp_path):
 
     torch.save({"fc.weight": Evil()}, tmp_path / "w.pt", _use_new_zipfile_serialization=True)
     with pytest.raises(SpecError, match=r"model.weights: cannot read w.pt"):
-        load_model(load_spec(make(tmp_path, weights="weights: w.pt")))
+        load_model(load_spec(make(tmp_path, weights="weights: w.pt"))).module
 
 
 def test_signature_input_dtype_the_model_cannot_take(tmp_path):
