@@ -116,6 +116,26 @@ def build(
     progress.summary(result)
 
 
+@app.command()
+@guarded
+def serve(
+    tree: Path = typer.Argument(..., help="a built target folder, e.g. out/cpu-x86"),
+    host: str = typer.Option("127.0.0.1", help="address to bind (loopback by default)"),
+    port: int = typer.Option(8080, help="Open Inference Protocol v2 port"),
+    metrics_port: Optional[int] = typer.Option(None, help="also serve /metrics on this port"),
+) -> None:
+    """Serve a built tree locally with the runtime (no Docker needed)."""
+    from compiler.errors import SpecError, SpecIssue
+    from compiler.runtime.server import serve as run_server
+
+    root = next((tree / d for d in ("image", "bundle") if (tree / d / "runtime.json").is_file()), None)
+    if root is None:
+        raise SpecError(SpecIssue("TREE", f"{tree} has no image/runtime.json or bundle/runtime.json; "
+                                          "run `deployc build` first"))
+    err.print(f"serving {root} on http://{host}:{port}/v2", markup=False)
+    run_server(root, host, port, metrics_port)
+
+
 def main() -> None:
     try:
         app()
