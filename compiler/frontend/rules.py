@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 from compiler.errors import SpecIssue
+from compiler.frontend import rules_kubernetes
 from compiler.frontend.spec import Spec
 
 
 def check(spec: Spec) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     for rule in (_model_source, _calibration, _replicas, _canary, _blue_green, _gpu_on_cpu,
-                 _edge_batch, _labels):
+                 _edge_batch, _labels, rules_kubernetes.check):
         issues.extend(rule(spec))
     return issues
 

@@ -1,0 +1,116 @@
+"""The canary analysis: PromQL over the runtime's own metrics, and what "no data" means.
+
+Two checks, both scoped to the model by the runtime's `model` label:
+- error ratio: (server_error + timeout) requests / all requests over the window;
+- p99 latency: histogram_quantile(0.99) over request_duration_seconds_bucket.
+
+No data, and how `rollout.analysis.on_no_data` is honoured
+-----------------------------------------------------------
+A window without traffic makes these queries return an empty vector or NaN (0/0, or a quantile
+of empty buckets). Argo Rollouts evaluates `result[0]` on an empty vector as an *Error*
+measurement (retried up to consecutiveErrorLimit), Flagger halts with "no values found" and
+counts a failed check, and NaN passes any `<=` threshold in neither direction reliably. So the
+queries make "no data" an explicit value instead:
+
+1. NaN is filtered in PromQL: the error ratio divides by `(sum(rate(all)) > 0)`, and the
+   latency quantile is kept only where `>= 0`; an idle window becomes an empty vector.
+   Missing error series with traffic present is *not* "no data": the numerator falls back to
+   `or vector(0)` (the runtime creates an outcome's series on its first request).
+2. The whole query ends in `or vector(-1)`: "no data" is the sentinel -1, never a real value
+   (ratios and durations are >= 0).
+3. The conditions decide what -1 means:
+
+   | on_no_data   | Argo Rollouts (AnalysisTemplate)                        | Flagger (thresholdRange) |
+   |--------------|----------------------------------------------------------|--------------------------|
+   | pass         | success: `result[0] < 0 \\|\\| result[0] <= T`           | max: T                   |
+   | fail         | success: `result[0] >= 0 && result[0] <= T`             | min: 0, max: T           |
+   |              | (no failureCondition: not successful = Failed)           |                          |
+   | inconclusive | success: `result[0] >= 0 && result[0] <= T`,            | rejected by the spec     |
+   |              | failure: `result[0] > T`; -1 is neither -> Inconclusive, | rules: Flagger has no    |
+   |              | and Argo pauses the rollout for a human to judge.        | inconclusive outcome.    |
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from compiler.runtime.catalog import BY_NAME, PREFIX
+
+REQUESTS = BY_NAME[f"{PREFIX}_requests_total"].series[0]
+DURATION_BUCKET = f"{BY_NAME[f'{PREFIX}_request_duration_seconds'].full_name}_bucket"
+FAILED_OUTCOMES = ("server_error", "timeout")  # client errors are the caller's fault, not the release's
+NO_DATA = -1
+QUANTILE = 0.99
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # DNS-1123 label: the metric's name in the AnalysisTemplate / MetricTemplate
+    query: str  # PromQL, ending in the no-data sentinel
+    threshold: float  # the largest acceptable value
+
+
+def checks(model: str, max_error_ratio: float, max_p99_seconds: float, window: str) -> tuple[Check, ...]:
+    """The analysis checks; `window` is a PromQL duration or a controller's template variable."""
+    return (
+        Check("error-ratio", error_ratio(model, window), max_error_ratio),
+        Check("p99-latency", p99_latency(model, window), max_p99_seconds),
+    )
+
+
+def error_ratio(model: str, window: str) -> str:
+    failed = "|".join(FAILED_OUTCOMES)
+    return _with_sentinel(
+        f'(sum(rate({REQUESTS}{{model="{model}",outcome=~"{failed}"}}[{window}])) or vector(0))\n'
+        f'/\n'
+        f'(sum(rate({REQUESTS}{{model="{model}"}}[{window}])) > 0)')
+
+
+def p99_latency(model: str, window: str) -> str:
+    return _with_sentinel(
+        f'histogram_quantile({QUANTILE}, sum by (le) (rate({DURATION_BUCKET}{{model="{model}"}}[{window}])))\n'
+        f'>= 0')
+
+
+def _with_sentinel(query: str) -> str:
+    return f"(\n{query}\n)\nor vector({NO_DATA})\n"
+
+
+def argo_conditions(threshold: float, on_no_data: str) -> dict[str, str]:
+    t = number(threshold)
+    within = f"result[0] >= 0 && result[0] <= {t}"
+    if on_no_data == "pass":
+        return {"successCondition": f"result[0] < 0 || result[0] <= {t}"}
+    if on_no_data == "fail":
+        return {"successCondition": within}
+    if on_no_data == "inconclusive":
+        return {"successCondition": within, "failureCondition": f"result[0] > {t}"}
+    raise ValueError(f"unknown on_no_data policy {on_no_data!r}")
+
+
+def flagger_threshold_range(threshold: float, on_no_data: str) -> dict[str, float]:
+    if on_no_data == "pass":
+        return {"max": threshold}
+    if on_no_data == "fail":
+        return {"min": 0, "max": threshold}
+    # The spec rules reject this combination; reaching it is a bug, not a user error.
+    raise ValueError(f"Flagger cannot express on_no_data={on_no_data!r}")
+
+
+def number(value: float) -> str:
+    """A plain decimal literal (no exponent), which both PromQL and Argo's expr language read."""
+    text = format(Decimal(repr(float(value))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+MIN_WINDOW_SECONDS = 60  # rate() needs at least two scrapes in the window (30 s is a common interval)
+
+
+def rate_window(interval: str) -> str:
+    """The PromQL range for one measurement: the analysis interval, but never under a minute."""
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h)", interval))
+    seconds = max(int(seconds), MIN_WINDOW_SECONDS)
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"

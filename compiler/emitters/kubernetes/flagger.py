@@ -1,0 +1,71 @@
+"""Flagger: a Canary over a plain Deployment, with one MetricTemplate per analysis check.
+
+Mapping from the spec's canary steps (Flagger has no per-step script):
+- the `set_weight` values become `analysis.stepWeights`;
+- Flagger checks every metric at each `analysis.interval` and advances one step when all pass,
+  so `pause` and `analysis` steps have no separate form: each weight lasts one interval;
+- `threshold` (failed checks before rollback) is failure_limit + 1, matching Argo's failureLimit
+  (failed measurements tolerated).
+`spec.provider` is left unset: Flagger then routes traffic with the mesh or ingress it was
+installed with (`-mesh-provider`); the plain `kubernetes` provider cannot split traffic by weight.
+Flagger generates the Services (`<name>`, `<name>-primary`, `<name>-canary`) itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.emitters.kubernetes import analysis_queries as aq
+from compiler.emitters.kubernetes.common import HTTP_PORT_NAME, Workload
+
+API_VERSION = "flagger.app/v1beta1"
+# Flagger substitutes the metric's `interval` here at query time.
+WINDOW_VARIABLE = "{{ interval }}"
+PROGRESS_DEADLINE_SECONDS = 600
+
+
+def metric_templates(w: Workload) -> dict[str, dict[str, Any]]:
+    """Check name -> MetricTemplate."""
+    return {check.name: {
+        "apiVersion": API_VERSION, "kind": "MetricTemplate", "metadata": w.metadata_dict(_template_name(w, check)),
+        "spec": {"provider": {"type": "prometheus", "address": w.spec.rollout.prometheus_url},
+                 "query": check.query},
+    } for check in _checks(w)}
+
+
+def canary(w: Workload) -> dict[str, Any]:
+    r = w.spec.rollout
+    return {
+        "apiVersion": API_VERSION, "kind": "Canary", "metadata": w.metadata_dict(),
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": w.name},
+            "autoscalerRef": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": w.name},
+            "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
+            "service": {"port": w.spec.serve.port, "targetPort": HTTP_PORT_NAME, "portName": HTTP_PORT_NAME},
+            "analysis": {
+                "interval": r.analysis.interval,
+                "threshold": r.analysis.failure_limit + 1,
+                "stepWeights": [s.set_weight for s in r.canary.steps if s.set_weight is not None],
+                "metrics": [_metric(w, check) for check in _checks(w)],
+            },
+        },
+    }
+
+
+def _checks(w: Workload) -> tuple[aq.Check, ...]:
+    a = w.spec.rollout.analysis
+    return aq.checks(w.model, a.max_error_ratio, a.max_p99_latency_seconds, WINDOW_VARIABLE)
+
+
+def _metric(w: Workload, check: aq.Check) -> dict[str, Any]:
+    a = w.spec.rollout.analysis
+    return {
+        "name": check.name,
+        "templateRef": {"name": _template_name(w, check)},
+        "interval": aq.rate_window(a.interval),
+        "thresholdRange": aq.flagger_threshold_range(check.threshold, a.on_no_data),
+    }
+
+
+def _template_name(w: Workload, check: aq.Check) -> str:
+    return f"{w.name}-{check.name}"

@@ -1,0 +1,124 @@
+"""The pod template (one typed object, reused by every rollout controller) and the Deployment."""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from compiler.emitters.kubernetes.common import (
+    CONTAINER_NAME, HTTP_PORT_NAME, METRICS_PORT_NAME, RUN_AS_USER, Workload)
+
+READY_PATH = "/v2/health/ready"
+LIVE_PATH = "/v2/health/live"
+# SIGTERM starts the runtime's drain; the kubelet must not SIGKILL before the drain can finish.
+GRACE_MARGIN_SECONDS = 10
+# Startup budget: loading a model is seconds, but a TensorRT engine build on first start is minutes.
+STARTUP_PERIOD_SECONDS = 5
+STARTUP_BUDGET_SECONDS = 300
+STARTUP_BUDGET_TRT_SECONDS = 900
+
+
+def pod_template(w: Workload) -> client.V1PodTemplateSpec:
+    target = w.spec.target
+    return client.V1PodTemplateSpec(
+        metadata=client.V1ObjectMeta(labels=w.labels, annotations=w.annotations or None),
+        spec=client.V1PodSpec(
+            service_account_name=w.name,
+            automount_service_account_token=False,
+            enable_service_links=False,
+            termination_grace_period_seconds=w.spec.serve.drain_seconds + GRACE_MARGIN_SECONDS,
+            security_context=client.V1PodSecurityContext(
+                run_as_non_root=True, run_as_user=RUN_AS_USER, run_as_group=RUN_AS_USER,
+                fs_group=RUN_AS_USER, seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault")),
+            containers=[_container(w)],
+            volumes=_volumes(w),
+            node_selector=dict(target.node_selector) or None,
+            tolerations=_tolerations(w) or None,
+            runtime_class_name=target.runtime_class,
+            topology_spread_constraints=_spread(w) or None,
+        ),
+    )
+
+
+def deployment(w: Workload, pod: client.V1PodTemplateSpec, strategy: client.V1DeploymentStrategy | None,
+               ) -> client.V1Deployment:
+    # No `replicas`: the HPA owns the count, and re-applying must not reset it.
+    return client.V1Deployment(
+        api_version="apps/v1", kind="Deployment", metadata=w.metadata(),
+        spec=client.V1DeploymentSpec(
+            selector=client.V1LabelSelector(match_labels=w.selector),
+            template=pod, strategy=strategy, revision_history_limit=5))
+
+
+def rolling_strategy(w: Workload) -> client.V1DeploymentStrategy:
+    r = w.spec.rollout
+    return client.V1DeploymentStrategy(
+        type="RollingUpdate",
+        rolling_update=client.V1RollingUpdateDeployment(max_surge=r.max_surge, max_unavailable=r.max_unavailable))
+
+
+def _container(w: Workload) -> client.V1Container:
+    serve = w.spec.serve
+    return client.V1Container(
+        name=CONTAINER_NAME,
+        image=w.image,
+        image_pull_policy="IfNotPresent",
+        ports=[client.V1ContainerPort(name=HTTP_PORT_NAME, container_port=serve.port, protocol="TCP"),
+               client.V1ContainerPort(name=METRICS_PORT_NAME, container_port=serve.metrics_port, protocol="TCP")],
+        resources=_resources(w),
+        startup_probe=_probe(READY_PATH, period=STARTUP_PERIOD_SECONDS,
+                             failures=_startup_budget(w) // STARTUP_PERIOD_SECONDS),
+        readiness_probe=_probe(READY_PATH, period=5, failures=3),
+        liveness_probe=_probe(LIVE_PATH, period=10, failures=3),
+        security_context=client.V1SecurityContext(
+            allow_privilege_escalation=False, read_only_root_filesystem=True, run_as_non_root=True,
+            run_as_user=RUN_AS_USER, capabilities=client.V1Capabilities(drop=["ALL"]),
+            seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault")),
+        volume_mounts=[client.V1VolumeMount(name=v.name, mount_path=path) for v, path in _mounts(w)],
+    )
+
+
+def _probe(path: str, period: int, failures: int) -> client.V1Probe:
+    return client.V1Probe(
+        http_get=client.V1HTTPGetAction(path=path, port=HTTP_PORT_NAME),
+        period_seconds=period, timeout_seconds=2, failure_threshold=failures, success_threshold=1)
+
+
+def _startup_budget(w: Workload) -> int:
+    return STARTUP_BUDGET_TRT_SECONDS if w.trt_cache else STARTUP_BUDGET_SECONDS
+
+
+def _resources(w: Workload) -> client.V1ResourceRequirements:
+    res = w.spec.target.resources
+    amounts = {"cpu": res.cpu, "memory": res.memory}
+    if res.gpu > 0:
+        amounts["nvidia.com/gpu"] = str(res.gpu)
+    # Requests equal limits: Guaranteed QoS, so latency is not at the mercy of noisy neighbours.
+    return client.V1ResourceRequirements(requests=dict(amounts), limits=dict(amounts))
+
+
+def _mounts(w: Workload) -> list[tuple[client.V1Volume, str]]:
+    # The root filesystem is read-only: /tmp and the engine cache are the only writable places.
+    mounts = [(client.V1Volume(name="tmp", empty_dir=client.V1EmptyDirVolumeSource()), "/tmp")]
+    if w.trt_cache:
+        mounts.append((client.V1Volume(name="trt-engine-cache", empty_dir=client.V1EmptyDirVolumeSource()),
+                       w.trt_cache))
+    return mounts
+
+
+def _volumes(w: Workload) -> list[client.V1Volume]:
+    return [volume for volume, _ in _mounts(w)]
+
+
+def _tolerations(w: Workload) -> list[client.V1Toleration]:
+    return [client.V1Toleration(key=t.key, operator=t.operator, value=t.value, effect=t.effect)
+            for t in w.spec.target.tolerations]
+
+
+def _spread(w: Workload) -> list[client.V1TopologySpreadConstraint]:
+    if not w.spec.target.topology_spread:
+        return []
+    selector = client.V1LabelSelector(match_labels=w.pod_selector)
+    # ScheduleAnyway: spreading is a preference; a small cluster must still schedule the pods.
+    return [client.V1TopologySpreadConstraint(max_skew=1, topology_key=key, when_unsatisfiable="ScheduleAnyway",
+                                              label_selector=selector)
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
