@@ -1,0 +1,107 @@
+"""image/: a Docker build context for the serving runtime and the selected model.
+
+Dockerfile, .dockerignore, the runtime package (runtime/), the model (model/<file>),
+runtime.json, and requirements.lock; in hermetic mode (the default) also wheels/, the
+dependency wheels for the target platform, so the image builds with no network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from compiler.actions import wheels
+from compiler.emitters.base import EmitContext, Files
+from compiler.emitters.templating import render
+from compiler.errors import DeploycError, SpecError
+
+UID = 10001  # non-root, and outside the range a base image's own users take
+ROOT = "/srv"  # runtime.json, model/ and runtime/ live here in the image
+# Removed from the installed packages: test suites, and ORT's offline tools (quantization,
+# transformer fusions) that only the compiler uses. The image tests prove the server still runs.
+PRUNE = ("find /opt/venv/lib -depth -type d -path '*/site-packages/*/tests' -exec rm -rf {} +",
+         "rm -rf /opt/venv/lib/python3*/site-packages/onnxruntime/transformers"
+         " /opt/venv/lib/python3*/site-packages/onnxruntime/quantization"
+         " /opt/venv/lib/python3*/site-packages/onnxruntime/tools")
+DOCKERIGNORE = "# The context is exactly what deployc emitted; keep caches out of it.\n**/__pycache__\n**/*.pyc\n"
+
+# Python of a base image without a python:X.Y tag, by distribution release in its name.
+# Those bases have no Python of their own (CUDA runtime images): the Dockerfile installs it.
+DISTRO_PYTHON = {"bookworm": "3.11", "trixie": "3.13", "bullseye": "3.9", "noble": "3.12",
+                 "ubuntu24.04": "3.12", "jammy": "3.10", "ubuntu22.04": "3.10", "l4t-jetpack:r36": "3.10"}
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    ref: str
+    python: str  # major.minor of the interpreter the image will run
+    has_python: bool
+
+
+def base_image(ref: str) -> BaseImage:
+    """What the wheels must match: a `python:X.Y-*` image, or a known distribution release."""
+    m = re.search(r"(?:^|/)python:(\d+\.\d+)", ref)
+    if m:
+        return BaseImage(ref, m.group(1), True)
+    for release, python in DISTRO_PYTHON.items():
+        if release in ref:
+            return BaseImage(ref, python, False)
+    raise SpecError(f"cannot tell which Python {ref!r} runs: use a python:X.Y-* image (or one named after "
+                    f"a known release: {', '.join(sorted(DISTRO_PYTHON))})", "target.image.base")
+
+
+def runtime_files() -> Files:
+    """compiler/runtime/*.py as installed (checkout or wheel), sorted, as bytes."""
+    package = resources.files("compiler.runtime")
+    names = sorted(p.name for p in package.iterdir() if p.name.endswith(".py"))
+    return {f"runtime/{name}": package.joinpath(name).read_bytes() for name in names}
+
+
+def oci_labels(ctx: EmitContext) -> list[tuple[str, str]]:
+    spec = ctx.spec
+    labels = {
+        "org.opencontainers.image.title": spec.name,
+        "org.opencontainers.image.version": spec.version,
+        "org.opencontainers.image.description": spec.description,
+        "org.opencontainers.image.revision": spec.image.revision,
+        "org.opencontainers.image.source": spec.image.source,
+        "dev.deployc.target": spec.target.name,
+        "dev.deployc.model.sha256": ctx.selected.sha256,
+    }
+    return [(k, _quote(v)) for k, v in sorted(labels.items()) if v]
+
+
+def _quote(value: str) -> str:
+    """A Dockerfile double-quoted word: no line breaks, and no `$` expansion of the spec's text."""
+    value = re.sub(r"[\x00-\x1f\x7f]+", " ", value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+class ImageEmitter:
+    name = "image"
+
+    def emit(self, ctx: EmitContext) -> Files:
+        if ctx.selected is None or ctx.runtime is None:
+            raise DeploycError("image: no selected artifact to put in the image")
+        spec, rt = ctx.spec, ctx.runtime
+        base = base_image(spec.target.image.base)
+        reqs = wheels.requirements(rt.backend, rt.providers)
+        files: Files = {}
+        if spec.image.hermetic:
+            vendored = wheels.vendor(reqs, spec.target.image.platform, base.python)
+            files.update({f"image/wheels/{name}": path for name, path in vendored.paths().items()})
+            files["image/requirements.lock"] = wheels.lock_text(vendored).encode()
+        else:
+            files["image/requirements.lock"] = wheels.unlocked_text(reqs).encode()
+        dockerfile = render(
+            "Dockerfile.j2", title=spec.name, version=spec.version, target=spec.target.name,
+            platform=spec.target.image.platform, base=base.ref, install_python=not base.has_python,
+            hermetic=spec.image.hermetic, uid=UID, port=spec.serve.port, metrics_port=spec.serve.metrics_port,
+            labels=oci_labels(ctx), trt_cache=rt.trt_engine_cache, prune=" \\\n && ".join(PRUNE))
+        files["image/Dockerfile"] = dockerfile.encode()
+        files["image/.dockerignore"] = DOCKERIGNORE.encode()
+        files[f"image/model/{ctx.selected.file}"] = ctx.selected.path
+        files["image/runtime.json"] = rt.to_json().encode()
+        files.update({f"image/{rel}": data for rel, data in runtime_files().items()})
+        return files
