@@ -100,8 +100,9 @@ def check_expr(where: str, expr: str, known: dict[str, frozenset[str]] | None = 
         for label, op, value in sel.matchers:
             _check_matcher(where, sel.metric, known[sel.metric], label, op, value)
         available |= known[sel.metric]
-    for label in sorted(scan.grouping - available):
-        raise CatalogMismatchError(where, f"label '{label}' is on none of the series it groups: "
+    missing = sorted(scan.grouping - available)
+    if missing:
+        raise CatalogMismatchError(where, f"label '{missing[0]}' is on none of the series it groups: "
                                           f"{', '.join(sorted({s.metric for s in scan.selectors}))}")
     return frozenset(scan.grouping) if scan.grouping else frozenset(available)
 

@@ -16,7 +16,7 @@ from typing import Union
 from prometheus_client.utils import floatToGoString
 
 from compiler.errors import SpecError, SpecIssue
-from compiler.frontend.spec import Spec
+from compiler.frontend.spec import MonitoringSpec, Spec
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -103,7 +103,7 @@ class Settings:
         return self.spec.name
 
     @property
-    def mon(self):
+    def mon(self) -> MonitoringSpec:
         return self.spec.monitoring
 
     def for_(self, default: str | None) -> str | None:

@@ -120,15 +120,15 @@ def _burn_alert(s: Settings, sli: Sli, speed: str, severity: str, pairs) -> Aler
         if speed == "Fast" else f"{{{{ $labels.model }}}} burns its {sli.name} error budget",
         description=(f"Bad-request ratio for {sli.title} is {{{{ $value | humanizePercentage }}}} "
                      f"against a budget of {num(sli.budget * 100)}% ({windows})."),
-        cases=_burn_cases(s, sli, pairs))
+        cases=_burn_cases(s, sli, pairs, fast=speed == "Fast"))
 
 
-def _burn_cases(s: Settings, sli: Sli, pairs) -> tuple[AlertCase, ...]:
+def _burn_cases(s: Settings, sli: Sli, pairs, fast: bool) -> tuple[AlertCase, ...]:
     """Steady bad ratios: every window then reads the same ratio, which makes $value exact."""
     lowest = min(factor(s, long, share) for long, _, share in pairs) * sli.budget
-    # Below this alert's lowest threshold but above the next-slower one's: the cases tell
-    # the fast alert from the slow one, not only from silence.
-    quiet = lowest * (0.8 if pairs is PAGE else 0.5)
+    # The fast alert's silent case (0.8 x 6 = 4.8 budgets) still fires the slow one: the cases
+    # tell the fast alert from the slow one, not only from silence.
+    quiet = lowest * (0.8 if fast else 0.5)
     loud = min(lowest * 1.5, (1 + lowest) / 2)
     # A window longer than the data still yields the ratio of the samples it holds, so half
     # an hour of steady traffic exercises even the 3d window (and keeps promtool fast).
