@@ -61,17 +61,22 @@ def checks(model: str, max_error_ratio: float, max_p99_seconds: float, window: s
 
 
 def error_ratio(model: str, window: str) -> str:
-    failed = "|".join(FAILED_OUTCOMES)
+    failed, m = quote("|".join(FAILED_OUTCOMES)), quote(model)
     return _with_sentinel(
-        f'(sum(rate({REQUESTS}{{model="{model}",outcome=~"{failed}"}}[{window}])) or vector(0))\n'
+        f'(sum(rate({REQUESTS}{{model={m},outcome=~{failed}}}[{window}])) or vector(0))\n'
         f'/\n'
-        f'(sum(rate({REQUESTS}{{model="{model}"}}[{window}])) > 0)')
+        f'(sum(rate({REQUESTS}{{model={m}}}[{window}])) > 0)')
 
 
 def p99_latency(model: str, window: str) -> str:
     return _with_sentinel(
-        f'histogram_quantile({QUANTILE}, sum by (le) (rate({DURATION_BUCKET}{{model="{model}"}}[{window}])))\n'
+        f'histogram_quantile({QUANTILE}, sum by (le) (rate({DURATION_BUCKET}{{model={quote(model)}}}[{window}])))\n'
         f'>= 0')
+
+
+def quote(value: str) -> str:
+    """A PromQL double-quoted string literal (Go escaping)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _with_sentinel(query: str) -> str:

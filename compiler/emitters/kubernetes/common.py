@@ -104,13 +104,13 @@ def image_ref(ctx: EmitContext) -> str:
 
 
 def _trt_cache(ctx: EmitContext) -> str | None:
+    # runtime.json is the contract: mount exactly the folder the server will write engines to.
+    if ctx.runtime is not None:
+        return ctx.runtime.trt_engine_cache or None
     target = ctx.spec.target
-    if not (target.is_gpu and "TensorrtExecutionProvider" in target.execution_providers):
-        return None
-    # The runtime reads the folder from runtime.json; mount exactly where it will look.
-    if ctx.runtime is not None and ctx.runtime.trt_engine_cache:
-        return ctx.runtime.trt_engine_cache
-    return TRT_ENGINE_CACHE
+    if target.is_gpu and "TensorrtExecutionProvider" in target.execution_providers:
+        return TRT_ENGINE_CACHE
+    return None
 
 
 def plain(obj: Any) -> Any:

@@ -53,14 +53,25 @@ def test_gpu_target_gets_gpu_limits_tolerations_runtime_class_and_trt_cache():
     assert {v["name"]: v["emptyDir"] for v in pod["volumes"]} == {"tmp": {}, "trt-engine-cache": {}}
 
 
+def _runtime(trt_engine_cache: str) -> RuntimeConfig:
+    return RuntimeConfig(model_name="digits-cnn", model_version="1.0.0", artifact="model.onnx",
+                         backend="onnxruntime", inputs=[TensorInfo("pixels", "FP32", [-1, 1, 8, 8])],
+                         outputs=[TensorInfo("logits", "FP32", [-1, 10])],
+                         providers=["TensorrtExecutionProvider", "CUDAExecutionProvider"],
+                         trt_engine_cache=trt_engine_cache)
+
+
 def test_trt_cache_is_mounted_where_runtime_json_says():
-    runtime = RuntimeConfig(model_name="digits-cnn", model_version="1.0.0", artifact="model.onnx",
-                            backend="onnxruntime", inputs=[TensorInfo("pixels", "FP32", [-1, 1, 8, 8])],
-                            outputs=[TensorInfo("logits", "FP32", [-1, 10])],
-                            providers=["TensorrtExecutionProvider", "CUDAExecutionProvider"],
-                            trt_engine_cache="/var/cache/engines")
-    c = _container(emit("digits-cnn", ["target=nvidia-t4", "rollout.strategy=rolling"], runtime=runtime))
+    c = _container(emit("digits-cnn", ["target=nvidia-t4", "rollout.strategy=rolling"],
+                        runtime=_runtime("/var/cache/engines")))
     assert {m["name"]: m["mountPath"] for m in c["volumeMounts"]}["trt-engine-cache"] == "/var/cache/engines"
+
+
+def test_no_trt_cache_when_runtime_json_has_none():
+    # e.g. an AOTInductor artifact on a GPU target: the runtime never builds TensorRT engines.
+    c = _container(emit("digits-cnn", ["target=nvidia-t4", "rollout.strategy=rolling"], runtime=_runtime("")))
+    assert [m["name"] for m in c["volumeMounts"]] == ["tmp"]
+    assert c["startupProbe"]["failureThreshold"] == 60
 
 
 def test_security_context_and_read_only_root():

@@ -49,8 +49,10 @@ def test_argo_blue_green_services_and_promotion():
 
 
 def test_blue_green_auto_promotion_settings():
-    files = emit("text-encoder", ["rollout.blue_green.auto_promotion=true", "+rollout.blue_green.auto_promotion_seconds=120",
-                                  "+rollout.blue_green.scale_down_delay_seconds=60", "rollout.blue_green.preview_port=9999"])
+    files = emit("text-encoder", ["rollout.blue_green.auto_promotion=true",
+                                  "+rollout.blue_green.auto_promotion_seconds=120",
+                                  "+rollout.blue_green.scale_down_delay_seconds=60",
+                                  "rollout.blue_green.preview_port=9999"])
     bg = one(files, "Rollout")["spec"]["strategy"]["blueGreen"]
     assert (bg["autoPromotionEnabled"], bg["autoPromotionSeconds"], bg["scaleDownDelaySeconds"]) == (True, 120, 60)
     assert manifests(files)["service-preview.yaml"]["spec"]["ports"][0]["port"] == 9999
