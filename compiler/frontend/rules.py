@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from compiler.errors import SpecIssue
@@ -12,7 +13,7 @@ from compiler.frontend.spec import Spec
 def check(spec: Spec) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     for rule in (_model_source, _calibration, _replicas, _canary, _blue_green, _gpu_on_cpu,
-                 _edge_batch, _labels, rules_kubernetes.check):
+                 _edge_batch, _labels, _latency_threshold, rules_kubernetes.check):
         issues.extend(rule(spec))
     return issues
 
@@ -83,6 +84,17 @@ def _edge_batch(spec: Spec):
                             f"edge targets need a fixed batch size (got {b!r}); TFLite has fixed shapes")
         elif not re.fullmatch(r"[A-Za-z_]\w*", b):
             yield SpecIssue("optimize.edge.batch_size", f"must be an integer or a symbolic dim name (got {b!r})")
+
+
+def _latency_threshold(spec: Spec):
+    """The latency SLI reads one bucket of the runtime's histogram: the threshold must be a bound."""
+    from compiler.runtime.catalog import LATENCY_BUCKETS
+
+    threshold = spec.monitoring.slo.latency_threshold_seconds
+    if spec.monitoring.enabled and not any(math.isclose(b, threshold) for b in LATENCY_BUCKETS):
+        yield SpecIssue("monitoring.slo.latency_threshold_seconds",
+                        f"{threshold:g} is not a bucket bound of the request-duration histogram; use one of: "
+                        + ", ".join(f"{b:g}" for b in LATENCY_BUCKETS))
 
 
 def _labels(spec: Spec):

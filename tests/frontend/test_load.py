@@ -129,3 +129,9 @@ def test_json_schema_accepts_examples():
         jsonschema.validate(yaml.safe_load((EXAMPLES / example / "deploy.yaml").read_text()), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"name": "x", "version": "1", "model": {}, "bogus": 1}, schema)
+
+
+def test_latency_threshold_must_be_a_histogram_bound():
+    issue = spec_error(DIGITS, ["monitoring.slo.latency_threshold_seconds=0.2"]).issues[0]
+    assert issue.path == "monitoring.slo.latency_threshold_seconds" and "0.25" in issue.message
+    assert issue.file == "deploy.yaml" and issue.line is not None
