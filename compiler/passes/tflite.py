@@ -226,9 +226,8 @@ def _check_axes(kind: str, t: TensorSpec, got: tuple[int, ...], expect: tuple[in
 def signature_details(path: Path) -> SignatureDetails:
     from ai_edge_litert.interpreter import Interpreter
 
-    with _quiet():  # "Created TensorFlow Lite XNNPACK delegate" on the first interpreter
-        interp = Interpreter(model_path=str(path))
-        runner = interp.get_signature_runner(SIGNATURE)
+    interp = Interpreter(model_path=str(path))
+    runner = interp.get_signature_runner(SIGNATURE)
     ins, outs = runner.get_input_details(), runner.get_output_details()
     # Subgraph output order is the order the model returned them; the signature map is by name.
     position = {d["index"]: i for i, d in enumerate(interp.get_output_details())}
@@ -249,7 +248,9 @@ def tflite_runner(path: Path, threads: int) -> Runner:
     from ai_edge_litert.interpreter import Interpreter
 
     details = signature_details(path)
-    runner = Interpreter(model_path=str(path), num_threads=max(threads, 1)).get_signature_runner(SIGNATURE)
+    with _quiet():  # the first invoke logs "Created TensorFlow Lite XNNPACK delegate" from C++
+        runner = Interpreter(model_path=str(path), num_threads=max(threads, 1)).get_signature_runner(SIGNATURE)
+        runner(**{d.name: np.zeros(d.shape, d.dtype) for d in details.inputs})
     batch = details.batch
 
     def run(inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
