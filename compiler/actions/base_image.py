@@ -15,7 +15,6 @@ import argparse
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +102,7 @@ def mmdebstrap_command(suite: str, tarball: Path, mirrors: list[str]) -> list[st
 
 
 def make_base_image(client, tag: str = DEFAULT_TAG, suite: str = DEFAULT_SUITE,
-                    mirrors: list[str] | None = None, log=sys.stderr) -> str:
+                    mirrors: list[str] | None = None, log=None) -> str:
     """Bootstrap, import into the engine behind `client` (a docker.DockerClient); returns the id."""
     if shutil.which("mmdebstrap") is None:
         raise RuntimeError("mmdebstrap is not installed (Debian package mmdebstrap)")
