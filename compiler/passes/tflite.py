@@ -100,19 +100,11 @@ def candidates(model: LoadedModel, calibration: Dataset | None, ctx: PassContext
 
     spec = ctx.spec
     require_edge_toolchain()
-    if model.module is None:
+    if model.onnx_path is not None:  # not `model.module`: a warm rebuild never builds the module
         raise PassError(NAME, "litert-torch converts PyTorch modules; model.source is onnx")
     shapes = fixed_shapes(spec)
-    for t in spec.model.outputs:
-        _check_output_spec(t, spec)
     base = convert(model, shapes, ctx)
     return [base] + tflite_quantize.variants(base, calibration, shapes, ctx)
-
-
-def _check_output_spec(t: TensorSpec, spec: Spec) -> None:
-    """Output dims other than the batch are checked after conversion; only validate the batch here."""
-    if t.shape and isinstance(t.shape[0], str):
-        batch_size(spec)
 
 
 def convert(model: LoadedModel, shapes: dict[str, tuple[int, ...]], ctx: PassContext) -> Artifact:
@@ -133,7 +125,7 @@ def _convert(model: LoadedModel, spec: Spec, shapes: dict[str, tuple[int, ...]],
     import torch
 
     sample = {k: torch.from_numpy(v) for k, v in sample_inputs(spec, shapes).items()}
-    wrapped = _Named(model.module, [t.name for t in spec.model.outputs]).eval()
+    wrapped = _named(model.module, [t.name for t in spec.model.outputs]).eval()
     try:
         with torch.no_grad():
             wrapped(**sample)
@@ -173,7 +165,7 @@ def _named_class():
     return Named
 
 
-def _Named(module, outputs: list[str]):
+def _named(module, outputs: list[str]):
     return _named_class()(module, outputs)
 
 
@@ -203,11 +195,12 @@ def check_signature(path: Path, spec: Spec, shapes: dict[str, tuple[int, ...]]) 
                 raise PassError(NAME, f"the TFLite model has no {kind} '{t.name}' (it has {sorted(by_name)})")
             if d.scale is None and d.dtype != t.dtype:
                 raise PassError(NAME, f"{kind} '{t.name}' is {d.dtype} in the TFLite model, the signature says {t.dtype}")
-            expect = shapes[t.name] if kind == "input" else _expected_output(t, spec, len(d.shape))
+            expect = shapes[t.name] if kind == "input" else _expected_output(t, spec)
             _check_axes(kind, t, d.shape, expect)
 
 
-def _expected_output(t: TensorSpec, spec: Spec, rank: int) -> tuple[int | None, ...]:
+def _expected_output(t: TensorSpec, spec: Spec) -> tuple[int | None, ...]:
+    """None where the output dim is symbolic and not fixed by the spec (the model decides)."""
     fixed = spec.optimize.edge.fixed_dims
     return tuple(d if isinstance(d, int) else batch_size(spec) if a == 0 else fixed.get(d) for a, d in enumerate(t.shape))
 

@@ -193,3 +193,28 @@ def test_calibration_at_another_length_is_a_spec_error(tmp_path):
         calibration_samples(data, {"input_ids": (1, 16)})
     assert err.value.issues[0].path == "model.calibration"
     assert len(calibration_samples(data, {"input_ids": (4, 32)})) == data.size // 4
+
+
+@pytest.mark.edge
+@needs_edge
+def test_outputs_keep_the_signature_order_not_the_alphabet(tmp_path):
+    """Two outputs named so that sorting would swap them: verify compares by position."""
+    import torch
+
+    from compiler.frontend.spec import TensorSpec
+    from compiler.passes import tflite
+    from compiler.passes.load import LoadedModel
+
+    class TwoOut(torch.nn.Module):
+        def forward(self, x):
+            return x.flatten(1) * 2.0, x.sum(dim=(1, 2, 3)).unsqueeze(-1)
+
+    spec = spec_for(DIGITS, "optimize.precisions=[fp32]", "optimize.quantize=[]")
+    outputs = (TensorSpec("zeta", "float32", ("batch", 64)), TensorSpec("alpha", "float32", ("batch", 1)))
+    spec = replace(spec, model=replace(spec.model, outputs=outputs, labels=(), task="generic"))
+    [art] = tflite.candidates(LoadedModel(module=TwoOut().eval(), onnx_path=None, digest="two-out"), None, PassContext(spec, Cache(tmp_path)))
+    assert [d.name for d in tflite.signature_details(art.path).outputs] == ["zeta", "alpha"]
+    x = np.random.default_rng(0).random((3, 1, 8, 8), dtype=np.float32)
+    zeta, alpha = _run(art, {"pixels": x})
+    np.testing.assert_allclose(zeta, x.reshape(3, -1) * 2.0, rtol=1e-6)
+    np.testing.assert_allclose(alpha[:, 0], x.sum(axis=(1, 2, 3)), rtol=1e-5)
