@@ -21,7 +21,8 @@ from compiler.select import Selection, select
 from compiler.writer import dumps, write_tree
 
 TOOLS = ("torch", "onnx", "onnxruntime", "onnxscript", "onnxconverter-common", "kubernetes",
-         "prometheus-client", "hydra-core", "omegaconf", "cerberus", "jinja2")
+         "prometheus-client", "hydra-core", "omegaconf", "cerberus", "jinja2",
+         "litert-torch", "ai-edge-quantizer", "ai-edge-litert")
 EXTENSIONS = {"onnx": "onnx", "pt2": "pt2", "tflite": "tflite"}
 
 

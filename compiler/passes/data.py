@@ -81,9 +81,10 @@ def check_dataset(spec: Spec, data: Dataset, path: str) -> None:
 
 def synthesize(spec: Spec, samples: int) -> Dataset:
     rng = np.random.default_rng(spec.model.seed)
+    fixed = spec.optimize.edge.fixed_dims if spec.target.is_edge else {}  # TFLite shapes are fixed
     inputs = {}
     for t in spec.model.inputs:
-        shape = t.concrete(samples, {d: SYNTH_DIMS for d in t.dynamic_dims.values()})
+        shape = t.concrete(samples, {d: fixed.get(d, SYNTH_DIMS) for d in t.dynamic_dims.values()})
         low, high = t.range or ((0, 100) if "int" in t.dtype else (-1.0, 1.0))
         if "int" in t.dtype:
             inputs[t.name] = rng.integers(int(low), int(high) + 1, size=shape).astype(t.dtype)

@@ -86,7 +86,7 @@ def verify(artifact: Artifact, ctx: PassContext, data: Dataset, reference: list[
     config = {"task": spec.model.task, "latency": asdict(spec.optimize.latency) if measure else None,
               "threads": spec.serve.threads, "host": host_fingerprint(), "ref_accuracy": ref_accuracy}
     inputs = {"artifact": artifact.sha256, "data": data.digest()}
-    key = ctx.cache.key("verify", config, inputs, library_versions("onnxruntime", "torch"))
+    key = ctx.cache.key("verify", config, inputs, library_versions("onnxruntime", "torch", "ai-edge-litert"))
     with ctx.timed(f"verify ({artifact.candidate})") as event:
         entry = ctx.cache.get_or_run(key, lambda d: asdict(_verify(artifact, spec, data, reference, ref_accuracy, measure)))
         event.cached = entry.hit
