@@ -88,6 +88,15 @@ def _aoti(spec: Spec, gpu_on_host: bool) -> Step:
         return Step("aoti", False, f"target runtime is {t.runtime}; set optimize.aoti: always to add a .pt2 candidate")
     if t.is_gpu and not gpu_on_host:
         return Step("aoti", False, "AOTInductor for CUDA compiles on a GPU build host; this host has none")
+    if t.is_gpu:
+        from compiler.passes.aoti import cuda_precision
+        from compiler.passes.tensorrt_probe import host_compute_capability
+
+        host_cc, want = host_compute_capability(), t.gpu.compute_capability if t.gpu else "?"
+        if host_cc != want:
+            return Step("aoti", False, f"a CUDA .pt2 holds kernels for the build host's GPU (sm {host_cc}), "
+                                       f"not the target's (sm {want})")
+        return Step("aoti", True, f"compiles a CUDA .pt2 ({cuda_precision(spec)}) for the torch backend")
     if not t.is_gpu and t.arch != HOST_ARCH:
         return Step("aoti", False, f"a .pt2 holds native code for the build host ({HOST_ARCH}), not {t.arch}")
     return Step("aoti", True, "compiles a .pt2 for the torch backend")
@@ -132,11 +141,26 @@ def _preference(spec: Spec) -> tuple[str, ...]:
     return ("onnx-opt", "onnx-fp32")
 
 
+# serve.engine: triton (NVIDIA targets only, a spec rule): Triton serves the model repository, so
+# its image replaces ours, and our manifests and alerts (our ports, our metric catalog) do not fit it.
+TRITON_SKIPS = {
+    "kubernetes": "serve.engine is triton: the manifests target deployc's server (ports, probes, "
+                  "rollout analysis on its metrics); Triton listens on 8000 (HTTP) and 8002 (metrics)",
+    "monitoring": "serve.engine is triton: Triton exports its own metrics (nv_inference_*), not "
+                  "deployc's catalog, so no alert or SLO rule here would match them",
+}
+
+
 def _emitters(spec: Spec) -> list[Step]:
     out = [Step("model", True, "the selected artifact")]
+    triton = spec.serve.engine == "triton" and spec.target.is_gpu
     for name in ("image", "kubernetes", "monitoring", "bundle"):
         if name not in spec.target.emitters:
             out.append(Step(name, False, f"target {spec.target.name} has no {name} output"))
+        elif triton and name == "image":
+            out.append(Step("triton", True, "serve.engine is triton: a Triton model repository and its image"))
+        elif triton and name in TRITON_SKIPS:
+            out.append(Step(name, False, TRITON_SKIPS[name]))
         elif name == "monitoring" and not spec.monitoring.enabled:
             out.append(Step(name, False, "monitoring.enabled is false"))
         else:

@@ -12,6 +12,7 @@ _EMITTERS = {
     "kubernetes": "compiler.emitters.kubernetes:KubernetesEmitter",
     "monitoring": "compiler.emitters.monitoring:MonitoringEmitter",
     "bundle": "compiler.emitters.bundle:BundleEmitter",
+    "triton": "compiler.emitters.triton:TritonEmitter",
     "report": "compiler.emitters.report:ReportEmitter",
 }
 

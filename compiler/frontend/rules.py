@@ -13,7 +13,7 @@ from compiler.frontend.spec import Spec
 def check(spec: Spec) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     for rule in (_model_source, _calibration, _replicas, _canary, _blue_green, _gpu_on_cpu,
-                 _edge_batch, _labels, _latency_threshold, rules_kubernetes.check):
+                 _edge_batch, _labels, _latency_threshold, _triton, rules_kubernetes.check):
         issues.extend(rule(spec))
     return issues
 
@@ -74,6 +74,13 @@ def _gpu_on_cpu(spec: Spec):
         yield SpecIssue("target.resources.gpu", f"GPU resources on a {t.kind} target ({t.name})")
     if t.kind == "nvidia" and t.gpu is None:
         yield SpecIssue("target.gpu", "an nvidia target must describe its GPU")
+
+
+def _triton(spec: Spec):
+    t = spec.target
+    if spec.serve.engine == "triton" and t.kind != "nvidia":
+        yield SpecIssue("serve.engine", f"triton serves on NVIDIA GPU targets; target {t.name} is a {t.kind} target "
+                                        "(use serve.engine: deployc)")
 
 
 def _edge_batch(spec: Spec):

@@ -1,0 +1,265 @@
+"""In-compiler TensorRT engine build (TensorRT 10 Python API).
+
+ONNX parser -> builder config (fp16 / bf16, or int8 calibrated on the spec's calibration data
+with IInt8EntropyCalibrator2; one optimization profile over the signature's dynamic dims; a
+timing cache kept beside the pass cache) -> a serialized engine, `model.plan`.
+
+It runs only where `import tensorrt` works and the host GPU has the target's compute capability
+(tensorrt_probe; elsewhere the planner's step says why). An engine is specific to the GPU
+architecture and TensorRT version it was built with, so both go into the artifact's pass chain
+(report.json, hence the lock) and its cache entry's meta. Targets whose GPU is not the build
+host's get their engines built on the target GPU at first load instead (onnxruntime's TensorRT
+execution provider with an engine cache, or Triton's TensorRT accelerator), over the same
+profile: `profile_for` and `ort_profile_options` are shared with those paths.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from compiler.errors import PassError
+from compiler.frontend.spec import Spec
+from compiler.passes.base import Artifact, PassContext
+from compiler.passes.cache import sha256_file
+from compiler.passes.data import SYNTH_DIMS, Dataset
+from compiler.passes.runners import register
+
+NAME = "tensorrt"
+WORKSPACE_BYTES = 1 << 30  # builder scratch memory; also Triton's max_workspace_size_bytes
+OTHER_DIM_MAX = 8 * SYNTH_DIMS  # symbolic dims other than batch (e.g. seq) when nothing says more
+FLAGS = {"fp32": (), "fp16": ("FP16",), "bf16": ("BF16",), "int8": ("FP16", "INT8")}  # int8: fp16 fallback
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The shapes an engine is built for: min / opt / max per input that has a dynamic dim."""
+
+    min: dict[str, tuple[int, ...]]
+    opt: dict[str, tuple[int, ...]]
+    max: dict[str, tuple[int, ...]]
+
+
+def engine_precision(spec: Spec, calibration: Dataset | None) -> str:
+    """int8 when the spec asks for calibrated int8 and gives the data, else half where allowed."""
+    from compiler.passes.aoti import cuda_precision
+
+    if "int8-static" in spec.optimize.quantize and "int8" in spec.target.precisions and calibration is not None:
+        return "int8"
+    return cuda_precision(spec)
+
+
+def profile_for(spec: Spec, data: Dataset | None = None) -> Profile:
+    """Batch: 1 / serve.batching.max_batch_size / the same. Other symbolic dims: 1 / the data's
+    length (int8 calibration runs at the opt shape) or SYNTH_DIMS / OTHER_DIM_MAX."""
+    low, opt, high = {}, {}, {}
+    for t in spec.model.inputs:
+        if not t.dynamic_dims:
+            continue
+        seen = data.inputs[t.name].shape if data is not None else None
+        ranges = [_dim_range(axis, dim, spec.serve.batching.max_batch_size, seen) for axis, dim in enumerate(t.shape)]
+        low[t.name], opt[t.name], high[t.name] = (tuple(r[i] for r in ranges) for i in range(3))
+    return Profile(low, opt, high)
+
+
+def _dim_range(axis: int, dim, max_batch: int, seen) -> tuple[int, int, int]:
+    if isinstance(dim, int):
+        return dim, dim, dim
+    if axis == 0:
+        return 1, max_batch, max_batch
+    typical = int(seen[axis]) if seen is not None else SYNTH_DIMS
+    return 1, typical, max(OTHER_DIM_MAX, typical)
+
+
+def ort_profile_options(profile: Profile) -> dict[str, str]:
+    """The same profile as onnxruntime TensorRT EP options (Triton's accelerator takes the same keys),
+    so one engine covers every batch the server forms instead of a rebuild per new shape."""
+    def shapes(which: dict[str, tuple[int, ...]]) -> str:
+        return ",".join(f"{name}:{'x'.join(map(str, dims))}" for name, dims in which.items())
+    if not profile.min:
+        return {}
+    return {"trt_profile_min_shapes": shapes(profile.min), "trt_profile_opt_shapes": shapes(profile.opt),
+            "trt_profile_max_shapes": shapes(profile.max)}
+
+
+def build_engine(base: Artifact, calibration: Dataset | None, ctx: PassContext) -> Artifact:
+    import tensorrt as trt
+
+    from compiler.passes.tensorrt_probe import host_compute_capability
+
+    spec = ctx.spec
+    precision = engine_precision(spec, calibration)
+    profile = profile_for(spec, calibration if precision == "int8" else None)
+    cc, gpu = host_compute_capability(), _gpu_name()
+    config = {"precision": precision, "profile": asdict(profile), "workspace": WORKSPACE_BYTES,
+              "compute_capability": cc, "gpu": gpu}
+    inputs = {"model": base.sha256}
+    if precision == "int8":
+        inputs["calibration"] = calibration.digest()
+    key = ctx.cache.key(NAME, config, inputs, {"tensorrt": trt.__version__})
+    timing = ctx.cache.root / NAME / f"timing-{re.sub(r'[^A-Za-z0-9.]+', '-', gpu)}-trt{trt.__version__}.cache"
+    with ctx.timed(f"{NAME} ({precision})") as event:
+        entry = ctx.cache.get_or_run(key, lambda d: _build(base.path, d / "model.plan", precision, profile,
+                                                           calibration, timing))
+        event.cached = entry.hit
+        event.detail = f"sm {cc}, TensorRT {trt.__version__}"
+    path = entry.file("model.plan")
+    chain = base.produced_by + (f"{NAME} {entry.meta['tensorrt']} (sm {entry.meta['compute_capability']})",)
+    return Artifact(f"tensorrt-{precision}", "trt", precision, path, sha256_file(path), chain)
+
+
+def _gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0)
+
+
+def _build(src: Path, out: Path, precision: str, profile: Profile, calibration: Dataset | None,
+           timing_file: Path) -> dict:
+    import tensorrt as trt
+
+    from compiler.passes.tensorrt_probe import host_compute_capability
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # TensorRT 10: every network is explicit-batch
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(src)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise PassError(NAME, f"TensorRT's ONNX parser rejected the model: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
+    trt_profile = _add_profile(builder, config, profile)
+    for flag in FLAGS[precision]:
+        config.set_flag(getattr(trt.BuilderFlag, flag))
+    calibrator = None  # referenced until the build ends: TensorRT calls back into it
+    if precision == "int8":
+        calibrator = _calibrator(trt, calibration, profile)
+        config.int8_calibrator = calibrator  # deprecated since 10.1 (explicit Q/DQ), still honoured in 10.x
+        if trt_profile is not None:
+            config.set_calibration_profile(trt_profile)
+    _load_timing_cache(config, timing_file)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise PassError(NAME, f"the TensorRT builder produced no {precision} engine (its log above says why)")
+    out.write_bytes(serialized)
+    _save_timing_cache(config, timing_file)
+    return {"compute_capability": host_compute_capability(), "gpu": _gpu_name(), "tensorrt": trt.__version__,
+            "precision": precision, "profile": asdict(profile), "calibrated": calibrator is not None}
+
+
+def _add_profile(builder, config, profile: Profile):
+    if not profile.min:
+        return None
+    trt_profile = builder.create_optimization_profile()
+    for name in profile.min:
+        trt_profile.set_shape(name, profile.min[name], profile.opt[name], profile.max[name])
+    config.add_optimization_profile(trt_profile)
+    return trt_profile
+
+
+def _load_timing_cache(config, path: Path) -> None:
+    # Layer timings from earlier builds on this GPU: faster rebuilds and the same tactic choices.
+    blob = path.read_bytes() if path.is_file() else b""
+    if not config.set_timing_cache(config.create_timing_cache(blob), ignore_mismatch=False):
+        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
+
+
+def _save_timing_cache(config, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_bytes(config.get_timing_cache().serialize())
+    os.replace(tmp, path)  # concurrent sweeps: last writer wins, never a torn file
+
+
+def calibration_batches(data: Dataset, profile: Profile, names: list[str]) -> list[dict[str, np.ndarray]]:
+    """The calibration data cut into batches of the profile's opt shape (TensorRT calibrates a
+    dynamic-shape network at kOPT); samples repeat to fill the last batch."""
+    batch = next(iter(profile.opt.values()))[0] if profile.opt else len(next(iter(data.inputs.values())))
+    n = data.size
+    count = max(1, -(-n // batch))
+    index = np.arange(count * batch) % n
+    return [{k: np.ascontiguousarray(data.inputs[k][index[i * batch:(i + 1) * batch]]) for k in names}
+            for i in range(count)]
+
+
+def _calibrator(trt, data: Dataset, profile: Profile):
+    import torch
+
+    batches = calibration_batches(data, profile, list(data.inputs))
+
+    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self) -> None:
+            super().__init__()
+            self.next = 0
+            self.live: list = []  # device copies of the current batch, alive until the next call
+
+        def get_batch_size(self) -> int:
+            return len(next(iter(batches[0].values())))
+
+        def get_batch(self, names):
+            if self.next >= len(batches):
+                return None
+            batch = batches[self.next]
+            self.next += 1
+            self.live = [torch.from_numpy(batch[name]).cuda() for name in names]
+            torch.cuda.synchronize()
+            return [t.data_ptr() for t in self.live]
+
+        def read_calibration_cache(self):
+            return None  # the whole engine is cached by content; no separate table to reuse
+
+        def write_calibration_cache(self, cache) -> None:
+            return None
+
+    return EntropyCalibrator()
+
+
+@register("trt")
+def trt_runner(path: Path, threads: int):
+    """Runs a serialized engine on this host's GPU: numpy in, numpy out, batches above the
+    profile's max split into chunks. Buffers are torch CUDA tensors (no pycuda needed)."""
+    import tensorrt as trt
+    import torch
+
+    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(Path(path).read_bytes())
+    if engine is None:
+        raise RuntimeError("TensorRT could not deserialize the engine (built for another GPU or TensorRT version?)")
+    context = engine.create_execution_context()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    outputs = [n for n in names if n not in inputs]
+    dims0 = [engine.get_tensor_shape(n)[0] for n in inputs]
+    limit = engine.get_tensor_profile_shape(inputs[0], 0)[2][0] if -1 in dims0 else None
+    stream = torch.cuda.Stream()
+
+    def run_once(batch: dict[str, np.ndarray]) -> list[np.ndarray]:
+        with torch.cuda.stream(stream):
+            held = []
+            for name in inputs:
+                tensor = torch.from_numpy(np.ascontiguousarray(batch[name])).cuda(non_blocking=False)
+                context.set_input_shape(name, tuple(tensor.shape))
+                context.set_tensor_address(name, tensor.data_ptr())
+                held.append(tensor)
+            results = []
+            for name in outputs:
+                dtype = torch.from_numpy(np.empty(0, dtype=trt.nptype(engine.get_tensor_dtype(name)))).dtype
+                tensor = torch.empty(tuple(context.get_tensor_shape(name)), dtype=dtype, device="cuda")
+                context.set_tensor_address(name, tensor.data_ptr())
+                results.append(tensor)
+            if not context.execute_async_v3(stream.cuda_stream):
+                raise RuntimeError("TensorRT execution failed")
+        stream.synchronize()
+        return [r.cpu().numpy() for r in results]
+
+    def run(batch: dict[str, np.ndarray]) -> list[np.ndarray]:
+        n = len(next(iter(batch.values())))
+        if limit is None or n <= limit:
+            return run_once(batch)
+        parts = [run_once({k: v[i:i + limit] for k, v in batch.items()}) for i in range(0, n, limit)]
+        return [np.concatenate([p[j] for p in parts]) for j in range(len(parts[0]))]
+    return run
