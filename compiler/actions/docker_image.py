@@ -73,7 +73,7 @@ def build_image(context: Path, spec: Spec) -> dict:
         return {}
     platform = spec.target.image.platform
     engine_arch = ARCHES.get(client.info().get("Architecture", ""), "")
-    if platform.split("/")[1] != engine_arch:
+    if platform.partition("/")[2].split("/")[0] != engine_arch:
         _skip(f"the engine runs {engine_arch or 'an unknown architecture'}; it cannot build {platform}")
         return {}
     tags = image_tags(spec, context)
