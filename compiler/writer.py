@@ -31,6 +31,17 @@ def _sha(path: Path) -> str:
     return h.hexdigest()
 
 
+def files_digest(files: dict[str, FileData]) -> str:
+    """sha256 over (relative path, sha256 of content), sorted: a digest of a whole folder's content.
+    The image's content tag uses it, both before the folder exists (emitters) and after (docker)."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        data = files[rel]
+        digest = _sha(data) if isinstance(data, Path) else hashlib.sha256(data).hexdigest()
+        h.update(f"{rel}\0{digest}\n".encode())
+    return h.hexdigest()
+
+
 def stage(files: dict[str, FileData], root: Path) -> None:
     for rel, data in sorted(files.items()):
         if rel.startswith("/") or ".." in Path(rel).parts:

@@ -87,3 +87,12 @@ def test_failed_gate_exits_1_and_keeps_previous_output(built, tmp_path):
     assert "no artifact passed the gates" in r.stderr and "accuracy = " in r.stderr and ">= 0.9999" in r.stderr
     assert "Traceback" not in r.stderr
     assert tree_bytes(tree) == before
+
+
+def test_manifests_run_the_image_this_context_builds(built):
+    """The workload's image is the content tag that `--image` gives the image built from image/."""
+    from compiler.actions.docker_image import context_digest
+
+    tree = built["digits-cnn"][0]
+    tag = f"digits-cnn:sha-{context_digest(tree / 'image')[:12]}"
+    assert f"image: {tag}" in (tree / "k8s" / "rollout.yaml").read_text()

@@ -8,7 +8,6 @@ a message on stderr says why no image was built, and the lock gets no image fiel
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from compiler.errors import DeploycError
 from compiler.frontend.spec import Spec
-from compiler.passes.cache import sha256_file
+from compiler.writer import files_digest
 
 BUILD_TIMEOUT_S = 1800  # one HTTP read may wait on a silent RUN step (pip compiling bytecode)
 ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64", "amd64": "amd64"}
@@ -26,10 +25,8 @@ ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64", "amd64": "amd
 
 def context_digest(context: Path) -> str:
     """sha256 over (relative path, file sha256) of every file, sorted: the content tag's source."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in Path(context).rglob("*") if p.is_file()):
-        h.update(f"{path.relative_to(context).as_posix()}\0{sha256_file(path)}\n".encode())
-    return h.hexdigest()
+    context = Path(context)
+    return files_digest({p.relative_to(context).as_posix(): p for p in context.rglob("*") if p.is_file()})
 
 
 def image_tags(spec: Spec, context: Path) -> list[str]:

@@ -17,6 +17,7 @@ from kubernetes import client
 from compiler.emitters.base import EmitContext
 from compiler.errors import DeploycError
 from compiler.frontend.spec import Spec
+from compiler.writer import files_digest
 
 # Kubernetes minor versions whose schemas every built-in object is validated against in tests.
 SUPPORTED_KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37")
@@ -93,9 +94,14 @@ def workload_of(ctx: EmitContext) -> Workload:
 
 
 def image_ref(ctx: EmitContext) -> str:
-    """`repo:version`, or `repo@sha256:...` once the image emitter has built and recorded a digest."""
+    """`repo@sha256:...` when a pushed digest is known; else the image's content tag
+    `repo:sha-<12 hex>` (the digest of the emitted context, the same tag `--image` gives the
+    image, so a changed model or runtime always rolls out); else `repo:version`."""
     repository = ctx.spec.image.repository or ctx.spec.name
     digest = (ctx.report.get("image") or {}).get("digest")
+    context = {k[len("image/"):]: v for k, v in ctx.previous.items() if k.startswith("image/")}
+    if not digest and context:
+        return f"{repository}:sha-{files_digest(context)[:12]}"
     if not digest:
         return f"{repository}:{ctx.spec.version}"
     if not isinstance(digest, str) or not _DIGEST.match(digest):
