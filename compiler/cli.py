@@ -103,8 +103,15 @@ def build(
     out: Path = typer.Option(Path("out"), "-o", "--out", help="output folder; one subfolder per target"),
     image: Optional[bool] = typer.Option(None, "--image/--no-image", help="build the Docker image (default: image.build)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="ignore the pass cache (results are still stored)"),
+    multirun: bool = typer.Option(False, "-m", "--multirun", help="sweep: one job per combination of "
+                                  "comma-separated override values, through Hydra's launcher"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="with -m: run N jobs at once (Hydra's joblib launcher)"),
+    check: bool = typer.Option(False, "--check", help="build into a temp folder and exit 1 with the diff "
+                               "if OUT is stale; OUT is never modified"),
 ) -> None:
     """Build the spec: verified model artifacts, image context, manifests, rules, report."""
+    if multirun or check or jobs is not None:
+        raise typer.Exit(_build_sweep_or_check(spec, overrides or [], out, image, no_cache, multirun, jobs, check))
     from compiler.build import build as run_build
     from compiler.frontend import load_spec
     from compiler.passes.cache import Cache
@@ -114,6 +121,42 @@ def build(
     with Progress(console) as progress:
         result = run_build(s, out, Cache(enabled=not no_cache), progress.event, image)
     progress.summary(result)
+
+
+def _build_sweep_or_check(spec: Path, overrides: list[str], out: Path, image: Optional[bool], no_cache: bool,
+                          multirun: bool, jobs: Optional[int], check: bool) -> int:
+    """`build -m` (compiler.sweep) and `build --check` (compiler.check); returns the exit code."""
+    from compiler.errors import SpecError
+
+    if jobs is not None and not multirun:
+        raise SpecError("--jobs runs sweep jobs in parallel; add -m", "--jobs")
+    if check:
+        from compiler.check import check as run_check
+
+        result = run_check(spec, overrides, out, multirun=multirun, jobs=jobs, build_image=image,
+                           cache_enabled=not no_cache)
+        if result.diff_markdown:
+            sys.stdout.write(result.diff_markdown)
+        (console if result.exit_code == 0 else err).print(result.message, markup=False, soft_wrap=True)
+        return result.exit_code
+    from compiler.sweep import run_sweep
+    from compiler.sweep.summary import print_summary
+
+    result = run_sweep(spec, overrides, out, jobs=jobs, build_image=image, cache_enabled=not no_cache)
+    print_summary(console, result)
+    return result.exit_code
+
+
+@app.command()
+@guarded
+def diff(
+    old: Path = typer.Argument(..., help="the old output tree, or a folder of trees (e.g. a sweep's -o)"),
+    new: Path = typer.Argument(..., help="the new output tree, or a folder of trees"),
+) -> None:
+    """Semantic diff of two output trees as Markdown (objects, rules, models); always exits 0."""
+    from compiler.diff import diff_paths, render
+
+    sys.stdout.write(render(diff_paths(old, new)))
 
 
 @app.command()
