@@ -226,7 +226,8 @@ def trt_runner(path: Path, threads: int):
     import tensorrt as trt
     import torch
 
-    engine = trt.Runtime(trt.Logger(trt.Logger.ERROR)).deserialize_cuda_engine(Path(path).read_bytes())
+    runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
+    engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
     if engine is None:
         raise RuntimeError("TensorRT could not deserialize the engine (built for another GPU or TensorRT version?)")
     context = engine.create_execution_context()
@@ -262,4 +263,5 @@ def trt_runner(path: Path, threads: int):
             return run_once(batch)
         parts = [run_once({k: v[i:i + limit] for k, v in batch.items()}) for i in range(0, n, limit)]
         return [np.concatenate([p[j] for p in parts]) for j in range(len(parts[0]))]
+    run.keep_alive = (runtime, engine, context)  # the engine must not outlive its runtime
     return run
