@@ -1,14 +1,10 @@
-"""The REST surface: Open Inference Protocol v2 routes, /metrics and /v2/openapi.json."""
+"""The REST surface: Open Inference Protocol v2 routes, /metrics and /v2/openapi.json (infer: infer.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-import time
-import uuid
-import zlib
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,9 +16,10 @@ from starlette.routing import Route
 
 from .backend import PLATFORMS
 from .config import RuntimeConfig
-from .errors import InferError, Timeout, TooLarge, Unavailable
+from .errors import InferError
+from .infer import JSON_HEADERS, PATH, Handler, error_body
 from .openapi import OPENAPI
-from .protocol import check_model, decode, encode
+from .protocol import check_model
 from .state import RuntimeState
 
 log = logging.getLogger("runtime")
@@ -38,15 +35,6 @@ def _json(doc: dict, status: int = 200) -> Response:
 
 def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
-
-
-if hasattr(asyncio, "timeout"):
-    async def _within(seconds: float, coro):
-        async with asyncio.timeout(seconds):
-            return await coro
-else:  # Python 3.10
-    async def _within(seconds: float, coro):
-        return await asyncio.wait_for(coro, seconds)
 
 
 def _state(request: Request) -> RuntimeState:
@@ -101,95 +89,6 @@ async def openapi_doc(request: Request) -> Response:
     return _json(OPENAPI)
 
 
-async def infer(request: Request) -> Response:
-    state = _state(request)
-    m = state.metrics
-    start = time.perf_counter()
-    if state.inflight >= state.config.max_concurrency:
-        exc = Unavailable(f"over max_concurrency ({state.config.max_concurrency} requests in flight); retry later")
-        response, outcome = _error(exc.status, exc.message), exc.outcome
-    else:
-        state.inflight += 1
-        m.inflight.inc()
-        try:
-            response, outcome = await _infer_guarded(state, request)
-        finally:
-            state.inflight -= 1
-            m.inflight.dec()
-            state.last_active = time.monotonic()
-    m.requests[outcome].inc()
-    m.request_duration.observe(time.perf_counter() - start)
-    if state.draining:
-        response.headers["connection"] = "close"  # clients and balancers move to another replica
-    return response
-
-
-async def _infer_guarded(state: RuntimeState, request: Request) -> tuple[Response, str]:
-    timeout = state.config.request_timeout_s
-    try:
-        return await _within(timeout, _infer(state, request)), "success"
-    except InferError as exc:
-        return _error(exc.status, exc.message), exc.outcome
-    except (asyncio.TimeoutError, TimeoutError):
-        exc = Timeout(f"the request took longer than its timeout ({timeout} s)")
-        return _error(exc.status, exc.message), exc.outcome
-    except Exception:
-        error_id = uuid.uuid4().hex[:12]
-        log.exception("error id %s: unexpected failure in infer", error_id)
-        return _error(500, f"internal error (error id {error_id}; the server log has the details)"), "server_error"
-
-
-async def _infer(state: RuntimeState, request: Request) -> Response:
-    config = state.config
-    check_model(request.path_params["name"], request.path_params.get("version"), config)
-    if state.engine is None:
-        raise Unavailable(f"model {config.model_name!r} is not ready: {state.not_ready_reason()}")
-    body = await _read_body(request, config.max_request_bytes)
-    body = _decompress(body, request.headers.get("content-encoding"), config.max_request_bytes)
-    req = decode(body, request.headers.get("inference-header-content-length"), state.sig)
-    if req.timeout_s is not None:
-        results = await _within(req.timeout_s, state.engine.infer(req))
-    else:
-        results = await state.engine.infer(req)
-    content, header_length = encode(req, results, config.model_name, config.model_version)
-    headers = {"inference-header-content-length": str(header_length)} if header_length is not None else None
-    media = "application/octet-stream" if header_length is not None else JSON
-    return Response(content, headers=headers, media_type=media)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise InferError(f"Content-Length: not a number: {declared!r}")
-        if int(declared) > limit:
-            raise TooLarge(f"request body of {declared} bytes is over max_request_bytes ({limit})")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # chunked bodies declare no length: count while reading
-            raise TooLarge(f"request body is over max_request_bytes ({limit})")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
-    if encoding in (None, "", "identity"):
-        return body
-    wbits = {"gzip": 31, "deflate": 15}.get(encoding.lower())
-    if wbits is None:
-        raise InferError(f"Content-Encoding: {encoding!r} is not supported (gzip, deflate)", 415)
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, limit + 1)  # a bound, so a zip bomb cannot eat the memory
-    except zlib.error as exc:
-        raise InferError(f"Content-Encoding: body is not valid {encoding}: {exc}") from None
-    if len(out) > limit:
-        raise TooLarge(f"decompressed request body is over max_request_bytes ({limit})")
-    return out
-
-
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     return _error(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}")
 
@@ -205,12 +104,39 @@ def _routes() -> list[Route]:
         Route("/metrics", metrics), Route("/v2/openapi.json", openapi_doc),
     ]
     for base in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
-        routes += [Route(base, model_metadata), Route(base + "/ready", model_ready),
-                   Route(base + "/infer", infer, methods=["POST"])]
+        routes += [Route(base, model_metadata), Route(base + "/ready", model_ready)]
     return routes
 
 
-def build_app(config: RuntimeConfig, model_dir: Path) -> Starlette:
+class RuntimeApp:
+    """ASGI entry: infer goes straight to its handler, everything else through Starlette."""
+
+    def __init__(self, starlette: Starlette, state: RuntimeState) -> None:
+        self.starlette = starlette
+        self.runtime = state
+        self.infer = Handler(state)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            match = PATH.fullmatch(scope["path"])
+            if match:
+                if scope["method"] != "POST":
+                    await _send_error(send, 405, f"{scope['method']} {scope['path']}: use POST")
+                    return
+                await self.infer(scope, receive, send, match["name"], match["version"])
+                return
+        await self.starlette(scope, receive, send)
+
+
+async def _send_error(send, status: int, message: str) -> None:
+    body = error_body(message)
+    headers = JSON_HEADERS + [(b"content-length", str(len(body)).encode())]
+    headers += [(b"allow", b"POST")] if status == 405 else []
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_app(config: RuntimeConfig, model_dir: Path) -> RuntimeApp:
     state = RuntimeState(config, model_dir)
 
     @contextlib.asynccontextmanager
@@ -222,4 +148,4 @@ def build_app(config: RuntimeConfig, model_dir: Path) -> Starlette:
     app = Starlette(routes=_routes(), lifespan=lifespan,
                     exception_handlers={HTTPException: _http_error, InferError: _infer_error})
     app.state.runtime = state
-    return app
+    return RuntimeApp(app, state)

@@ -4,6 +4,8 @@ Batching on: requests queue per shape signature (inputs of other non-batch shape
 mixed); when the worker is free, the oldest group is given up to max_queue_delay_ms (counted
 from its oldest request) to fill to max_batch_size rows, then runs as one concatenated batch
 whose results are split back per request. While the worker runs, the next batch gathers.
+The fill wait happens only while other requests are on their way in (being read or decoded):
+a lone request never waits for company that is not coming.
 Batching off: each request runs on its own.
 """
 
@@ -14,6 +16,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -34,7 +37,8 @@ class _Pending:
 
 
 class Engine:
-    def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics) -> None:
+    def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                 inflight: Callable[[], int] = lambda: 0) -> None:
         self.backend = backend
         self.metrics = metrics
         self.outputs = tuple(t.name for t in config.outputs)
@@ -61,8 +65,11 @@ class Engine:
 
 
 class BatchingEngine(Engine):
-    def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics) -> None:
+    def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                 inflight: Callable[[], int] = lambda: 0) -> None:
         super().__init__(backend, config, metrics)
+        self.inflight = inflight  # requests the server is handling, here or not yet here
+        self.inside = 0  # requests that entered infer() and have not left it
         self.max_rows = config.max_batch_size
         self.delay = config.max_queue_delay_ms / 1000.0
         self.groups: dict[tuple, deque[_Pending]] = {}
@@ -85,7 +92,11 @@ class BatchingEngine(Engine):
         if self.full and self.full[0] == req.key and self.rows[req.key] >= self.max_rows:
             if not self.full[1].done():
                 self.full[1].set_result(None)
-        return await future
+        self.inside += 1
+        try:
+            return await future
+        finally:
+            self.inside -= 1
 
     async def _loop(self) -> None:
         while True:
@@ -103,7 +114,7 @@ class BatchingEngine(Engine):
     async def _fill(self, key: tuple) -> None:
         """Wait for the group to reach max_batch_size rows or its oldest request's deadline."""
         remaining = self.groups[key][0].enqueued + self.delay - time.perf_counter()
-        if self.rows[key] >= self.max_rows or remaining <= 0:
+        if self.rows[key] >= self.max_rows or remaining <= 0 or self.inflight() <= self.inside:
             return
         waiter = asyncio.get_running_loop().create_future()
         self.full = (key, waiter)
@@ -176,5 +187,6 @@ def _split(results: Results, reqs: list[InferRequest], total: int) -> list[Resul
     return parts
 
 
-def make_engine(backend: Backend, config: RuntimeConfig, metrics: Metrics) -> Engine:
-    return (BatchingEngine if config.batching else Engine)(backend, config, metrics)
+def make_engine(backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                inflight: Callable[[], int] = lambda: 0) -> Engine:
+    return (BatchingEngine if config.batching else Engine)(backend, config, metrics, inflight)

@@ -55,9 +55,12 @@ class InferRequest:
     key: tuple = field(default=())  # shape signature: requests are batched only with equal keys
 
 
+_BY_DTYPE: dict[np.dtype, str] = {dt: name for name, dt in DTYPES.items()}
+
+
 def dtype_name(dtype: np.dtype) -> str:
     try:
-        return PROTOCOL_NAMES[np.dtype(dtype).name]
+        return _BY_DTYPE[dtype]
     except KeyError:
         raise ServerError(f"output dtype {np.dtype(dtype).name} has no protocol datatype") from None
 

@@ -84,7 +84,7 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, metrics_port: i
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(root)
     app = build_app(config, Path(root) / "model")
-    state: RuntimeState = app.state.runtime
+    state: RuntimeState = app.runtime
     metrics_server = None
     if metrics_port is not None:
         # A second port for scrapes only (NetworkPolicy opens it to monitoring, not to clients).

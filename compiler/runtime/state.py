@@ -62,7 +62,7 @@ class RuntimeState:
             self.metrics.load_failures.inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
-        self.engine = make_engine(backend, self.config, self.metrics)
+        self.engine = make_engine(backend, self.config, self.metrics, lambda: self.inflight)
         self.load_error = ""
         if not self.draining:
             self.metrics.ready.set(1)
