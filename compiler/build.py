@@ -13,7 +13,8 @@ from compiler.emitters.report import report_data
 from compiler.emitters.runtime_config import runtime_config
 from compiler.frontend.spec import Spec
 from compiler.passes.base import PassContext, PassEvent, library_versions
-from compiler.passes.cache import Cache, sha256_json
+from compiler.digest import sha256_json
+from compiler.passes.cache import Cache
 from compiler.passes.pipeline import PassResults, run_passes
 from compiler.passes.tensorrt_probe import gpu_on_host
 from compiler.planner import Plan, plan

@@ -6,40 +6,21 @@ byte-reproducible: sorted JSON keys, no timestamps, no absolute paths.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable
 
-FileData = Union[bytes, Path]
+from compiler.digest import FileData, sha256_file
+
 LOCK = "deployc.lock.json"
 
 
 def dumps(data) -> bytes:
     """The one JSON style of every artifact: sorted keys, 2-space indent, trailing newline."""
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def files_digest(files: dict[str, FileData]) -> str:
-    """sha256 over (relative path, sha256 of content), sorted: a digest of a whole folder's content.
-    The image's content tag uses it, both before the folder exists (emitters) and after (docker)."""
-    h = hashlib.sha256()
-    for rel in sorted(files):
-        data = files[rel]
-        digest = _sha(data) if isinstance(data, Path) else hashlib.sha256(data).hexdigest()
-        h.update(f"{rel}\0{digest}\n".encode())
-    return h.hexdigest()
 
 
 def stage(files: dict[str, FileData], root: Path) -> None:
@@ -55,7 +36,7 @@ def stage(files: dict[str, FileData], root: Path) -> None:
 
 
 def lock_of(root: Path, meta: dict) -> dict:
-    files = {p.relative_to(root).as_posix(): _sha(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != LOCK}
+    files = {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != LOCK}
     return {**meta, "files": files}
 
 

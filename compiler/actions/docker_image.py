@@ -17,7 +17,7 @@ from pathlib import Path
 
 from compiler.errors import DeploycError
 from compiler.frontend.spec import Spec
-from compiler.writer import files_digest
+from compiler.digest import files_digest
 
 BUILD_TIMEOUT_S = 1800  # one HTTP read may wait on a silent RUN step (pip compiling bytecode)
 ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64", "amd64": "amd64"}

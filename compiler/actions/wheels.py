@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.errors import DeploycError
-from compiler.passes.cache import Cache, default_cache_dir, sha256_file, sha256_json
+from compiler.digest import sha256_file, sha256_json
+from compiler.passes.cache import Cache, default_cache_dir
 
 # The versions the runtime is tested with. Direct dependencies only; pip resolves the rest
 # for the target platform and the lock records what it chose.

@@ -65,7 +65,7 @@ def onnx_transform(ctx: PassContext, name: str, candidate: str, precision: str, 
                    config: dict, fn: Callable[[Path, Path], dict], libs: tuple[str, ...]) -> Artifact:
     """Run an ONNX -> ONNX pass through the cache: fn(src, dst) writes dst and returns meta."""
     from compiler.errors import DeploycError, PassError
-    from compiler.passes.cache import sha256_file
+    from compiler.digest import sha256_file
 
     def produce(folder: Path) -> dict:
         try:

@@ -7,7 +7,6 @@ never leaves half an entry. Location: $DEPLOYC_CACHE, else the user cache dir.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,17 +17,7 @@ from typing import Callable
 
 import platformdirs
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_json(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+from compiler.digest import sha256_file, sha256_json  # noqa: F401 (used by the passes)
 
 
 def default_cache_dir() -> Path:

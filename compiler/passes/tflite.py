@@ -21,7 +21,7 @@ import numpy as np
 from compiler.errors import DeploycError, PassError, SpecError, SpecIssue
 from compiler.frontend.spec import Spec, TensorSpec
 from compiler.passes.base import Artifact, PassContext, library_versions
-from compiler.passes.cache import sha256_file
+from compiler.digest import sha256_file
 from compiler.passes.data import Dataset
 from compiler.passes.load import LoadedModel
 from compiler.passes.runners import Runner, register

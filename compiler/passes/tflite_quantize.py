@@ -16,7 +16,7 @@ import numpy as np
 
 from compiler.errors import PassError, SpecError, SpecIssue
 from compiler.passes.base import Artifact, PassContext, library_versions
-from compiler.passes.cache import sha256_file
+from compiler.digest import sha256_file
 from compiler.passes.data import Dataset
 
 NAME = "tflite-quantize"

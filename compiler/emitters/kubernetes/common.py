@@ -17,7 +17,7 @@ from kubernetes import client
 from compiler.emitters.base import EmitContext
 from compiler.errors import DeploycError
 from compiler.frontend.spec import Spec
-from compiler.writer import files_digest
+from compiler.digest import files_digest
 
 # Kubernetes minor versions whose schemas every built-in object is validated against in tests.
 SUPPORTED_KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37")
