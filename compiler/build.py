@@ -24,7 +24,7 @@ from compiler.writer import dumps, write_tree
 TOOLS = ("torch", "onnx", "onnxruntime", "onnxscript", "onnxconverter-common", "kubernetes",
          "prometheus-client", "hydra-core", "omegaconf", "cerberus", "jinja2",
          "litert-torch", "ai-edge-quantizer", "ai-edge-litert")
-EXTENSIONS = {"onnx": "onnx", "pt2": "pt2", "tflite": "tflite"}
+EXTENSIONS = {"onnx": "onnx", "pt2": "pt2", "tflite": "tflite", "trt": "plan"}
 
 
 @dataclass

@@ -20,6 +20,8 @@ def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, Drif
                    fixed_dims: dict[str, int] | None = None) -> RuntimeConfig:
     s, t = spec.serve, spec.target
     providers = list(t.execution_providers) if selected.format == "onnx" else []
+    if selected.format == "pt2" and t.is_gpu:
+        providers = ["CUDAExecutionProvider"]  # the torch backend reads it as "run on the GPU"
     return RuntimeConfig(
         model_name=spec.name, model_version=spec.version, artifact=selected.file,
         backend=BACKENDS[selected.format],

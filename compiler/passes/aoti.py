@@ -18,7 +18,7 @@ import numpy as np
 from compiler.errors import PassError
 from compiler.frontend.spec import Spec, TensorSpec
 from compiler.passes.base import Artifact, PassContext, library_versions
-from compiler.passes.cache import sha256_file
+from compiler.digest import sha256_file
 from compiler.passes.data import synthesize
 from compiler.passes.load import LoadedModel
 

@@ -40,16 +40,9 @@ def _onnx(path: Path, threads: int) -> Runner:
 
 @register("pt2")
 def _pt2(path: Path, threads: int) -> Runner:
-    import torch
+    from compiler.passes.aoti import pt2_runner  # runs on the device the package was compiled for
 
-    torch.set_num_threads(max(threads, 1))
-    model = torch._inductor.aoti_load_package(str(path))
-
-    def run(inputs):
-        with torch.no_grad():
-            out = model(*[torch.from_numpy(np.ascontiguousarray(v)) for v in inputs.values()])
-        return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
-    return run
+    return pt2_runner(path, threads)
 
 
 def eager_runner(module, threads: int) -> Runner:

@@ -25,7 +25,7 @@ import numpy as np
 from compiler.errors import PassError
 from compiler.frontend.spec import Spec
 from compiler.passes.base import Artifact, PassContext
-from compiler.passes.cache import sha256_file
+from compiler.digest import sha256_file
 from compiler.passes.data import SYNTH_DIMS, Dataset
 from compiler.passes.runners import register
 
