@@ -60,6 +60,9 @@ class Engine:
         self.metrics.batch_size.observe(rows)
         return self.backend.run(inputs, outputs)
 
+    def poke(self) -> None:
+        """A request left the server (batching engines may stop waiting for it)."""
+
     async def close(self) -> None:
         self.executor.shutdown(wait=True)
 
@@ -75,7 +78,7 @@ class BatchingEngine(Engine):
         self.groups: dict[tuple, deque[_Pending]] = {}
         self.rows: dict[tuple, int] = {}
         self.arrived = asyncio.Event()
-        self.full: tuple[tuple, asyncio.Future] | None = None
+        self.waiter: asyncio.Future | None = None  # set while a group waits to fill
         self.idle = asyncio.Event()
         self.idle.set()
         self.task = asyncio.get_running_loop().create_task(self._loop())
@@ -89,9 +92,7 @@ class BatchingEngine(Engine):
         group.append(_Pending(req, future, time.perf_counter()))
         self.rows[req.key] += req.rows
         self.arrived.set()
-        if self.full and self.full[0] == req.key and self.rows[req.key] >= self.max_rows:
-            if not self.full[1].done():
-                self.full[1].set_result(None)
+        self.poke()
         self.inside += 1
         try:
             return await future
@@ -111,17 +112,25 @@ class BatchingEngine(Engine):
                 self.idle.clear()
                 asyncio.get_running_loop().create_task(self._run(batch))
 
+    def poke(self) -> None:
+        """Something changed (a request arrived, or left the server): re-check a filling group."""
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
     async def _fill(self, key: tuple) -> None:
-        """Wait for the group to reach max_batch_size rows or its oldest request's deadline."""
-        remaining = self.groups[key][0].enqueued + self.delay - time.perf_counter()
-        if self.rows[key] >= self.max_rows or remaining <= 0 or self.inflight() <= self.inside:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self.full = (key, waiter)
-        try:
-            await asyncio.wait([waiter], timeout=remaining)
-        finally:
-            self.full = None
+        """Wait until the group has max_batch_size rows, its oldest request's deadline passes,
+        or no other request is on its way in."""
+        loop = asyncio.get_running_loop()
+        deadline = self.groups[key][0].enqueued + self.delay
+        while self.rows[key] < self.max_rows and self.inflight() > self.inside:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return
+            self.waiter = loop.create_future()
+            try:
+                await asyncio.wait([self.waiter], timeout=remaining)
+            finally:
+                self.waiter = None
 
     def _take(self, key: tuple) -> list[_Pending]:
         group = self.groups[key]

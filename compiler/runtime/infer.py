@@ -58,6 +58,8 @@ class Handler:
                 state.inflight -= 1
                 m.inflight.dec()
                 state.last_active = time.monotonic()
+                if state.engine is not None:
+                    state.engine.poke()
         m.requests[outcome].inc()
         m.request_duration.observe(time.perf_counter() - start)
         if state.draining:
@@ -95,7 +97,10 @@ class Handler:
         header_length = headers.get(b"inference-header-content-length")
         req = decode(body, None if header_length is None else header_length.decode("latin-1"), state.sig)
         if req.timeout_s is not None:
-            results = await within(req.timeout_s, state.engine.infer(req))
+            try:
+                results = await within(req.timeout_s, state.engine.infer(req))
+            except (asyncio.TimeoutError, TimeoutError):
+                raise Timeout(f"the request took longer than its timeout ({req.timeout_s} s)") from None
         else:
             results = await state.engine.infer(req)
         content, head_length = encode(req, results, config.model_name, config.model_version)
@@ -139,4 +144,6 @@ def decompress(body: bytes, encoding: bytes | None, limit: int) -> bytes:
         raise InferError(f"Content-Encoding: body is not valid {name}: {exc}") from None
     if len(out) > limit:
         raise TooLarge(f"decompressed request body is over max_request_bytes ({limit})")
+    if not inflater.eof:
+        raise InferError(f"Content-Encoding: body is not valid {name}: truncated stream")
     return out
