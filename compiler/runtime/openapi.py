@@ -55,8 +55,8 @@ SCHEMAS = {
     "ServerMetadata": {"type": "object", "required": ["name", "version", "extensions"],
                        "properties": {"name": {"type": "string"}, "version": {"type": "string"},
                                       "extensions": {"type": "array", "items": {"type": "string"}}}},
-    "Ready": {"type": "object", "properties": {"ready": {"type": "boolean"}, "name": {"type": "string"},
-                                               "reason": {"type": "string"}}},
+    "Ready": {"type": "object", "properties": {"ready": {"type": "boolean"}, "live": {"type": "boolean"},
+                                               "name": {"type": "string"}, "reason": {"type": "string"}}},
 }
 
 
