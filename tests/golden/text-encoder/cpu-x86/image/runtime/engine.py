@@ -1,0 +1,201 @@
+"""Runs requests on the backend, always in a worker thread so the event loop keeps serving.
+
+Batching on: requests queue per shape signature (inputs of other non-batch shapes are never
+mixed); when the worker is free, the oldest group is given up to max_queue_delay_ms (counted
+from its oldest request) to fill to max_batch_size rows, then runs as one concatenated batch
+whose results are split back per request. While the worker runs, the next batch gathers.
+The fill wait happens only while other requests are on their way in (being read or decoded):
+a lone request never waits for company that is not coming.
+Batching off: each request runs on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .backend import Backend
+from .config import RuntimeConfig
+from .errors import ServerError
+from .metrics import Metrics
+from .protocol import InferRequest
+
+Results = dict[str, np.ndarray]
+
+
+@dataclass
+class _Pending:
+    req: InferRequest
+    future: asyncio.Future
+    enqueued: float
+
+
+class Engine:
+    def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                 inflight: Callable[[], int] = lambda: 0) -> None:
+        self.backend = backend
+        self.metrics = metrics
+        self.outputs = tuple(t.name for t in config.outputs)
+        # One worker: the backend's own intra-op threads use the cores; a second caller would
+        # only contend with them and with the event loop.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend")
+
+    async def infer(self, req: InferRequest) -> Results:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._direct, req, time.perf_counter())
+
+    def _direct(self, req: InferRequest, enqueued: float) -> Results:
+        self.metrics.queue_duration.observe(time.perf_counter() - enqueued)
+        return self.work(req.inputs, req.outputs, req.rows)
+
+    def work(self, inputs: dict[str, np.ndarray], outputs: tuple[str, ...], rows: int) -> Results:
+        """One backend call, in the worker thread."""
+        self.metrics.count_inputs(inputs)
+        self.metrics.batch_size.observe(rows)
+        return self.backend.run(inputs, outputs)
+
+    def poke(self) -> None:
+        """A request left the server (batching engines may stop waiting for it)."""
+
+    async def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class BatchingEngine(Engine):
+    def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                 inflight: Callable[[], int] = lambda: 0) -> None:
+        super().__init__(backend, config, metrics)
+        self.inflight = inflight  # requests the server is handling, here or not yet here
+        self.inside = 0  # requests that entered infer() and have not left it
+        self.max_rows = config.max_batch_size
+        self.delay = config.max_queue_delay_ms / 1000.0
+        self.groups: dict[tuple, deque[_Pending]] = {}
+        self.rows: dict[tuple, int] = {}
+        self.arrived = asyncio.Event()
+        self.waiter: asyncio.Future | None = None  # set while a group waits to fill
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def infer(self, req: InferRequest) -> Results:
+        future = asyncio.get_running_loop().create_future()
+        group = self.groups.get(req.key)
+        if group is None:
+            group = self.groups[req.key] = deque()
+            self.rows[req.key] = 0
+        group.append(_Pending(req, future, time.perf_counter()))
+        self.rows[req.key] += req.rows
+        self.arrived.set()
+        self.poke()
+        self.inside += 1
+        try:
+            return await future
+        finally:
+            self.inside -= 1
+
+    async def _loop(self) -> None:
+        while True:
+            await self.idle.wait()  # cleared by a running batch, set when it ends
+            while not self.groups:
+                self.arrived.clear()
+                await self.arrived.wait()
+            key = min(self.groups, key=lambda k: self.groups[k][0].enqueued)
+            await self._fill(key)
+            batch = self._take(key)
+            if batch:
+                self.idle.clear()
+                asyncio.get_running_loop().create_task(self._run(batch))
+
+    def poke(self) -> None:
+        """Something changed (a request arrived, or left the server): re-check a filling group."""
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def _fill(self, key: tuple) -> None:
+        """Wait until the group has max_batch_size rows, its oldest request's deadline passes,
+        or no other request is on its way in."""
+        loop = asyncio.get_running_loop()
+        deadline = self.groups[key][0].enqueued + self.delay
+        while self.rows[key] < self.max_rows and self.inflight() > self.inside:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return
+            self.waiter = loop.create_future()
+            try:
+                await asyncio.wait([self.waiter], timeout=remaining)
+            finally:
+                self.waiter = None
+
+    def _take(self, key: tuple) -> list[_Pending]:
+        group = self.groups[key]
+        batch: list[_Pending] = []
+        rows = 0
+        while group and rows + group[0].req.rows <= self.max_rows:
+            item = group.popleft()
+            self.rows[key] -= item.req.rows
+            if not item.future.done():  # a request that timed out in the queue is dropped
+                batch.append(item)
+                rows += item.req.rows
+        if not group:
+            del self.groups[key]
+            del self.rows[key]
+        return batch
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            start = time.perf_counter()
+            for item in batch:
+                self.metrics.queue_duration.observe(start - item.enqueued)
+            reqs = [item.req for item in batch]
+            outputs = tuple(n for n in self.outputs if any(n in r.outputs for r in reqs))
+            inputs = {n: _concat([r.inputs[n] for r in reqs]) for n in reqs[0].inputs}
+            total = sum(r.rows for r in reqs)
+            try:
+                results = await loop.run_in_executor(self.executor, self.work, inputs, outputs, total)
+                parts = _split(results, reqs, total)
+            except Exception as exc:  # the backend failed: every request in the batch gets the error
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                return
+            for item, part in zip(batch, parts):
+                if not item.future.done():
+                    item.future.set_result(part)
+        finally:
+            self.idle.set()
+
+    def queued(self) -> int:
+        return sum(len(g) for g in self.groups.values())
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await super().close()
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _split(results: Results, reqs: list[InferRequest], total: int) -> list[Results]:
+    for name, arr in results.items():
+        if arr.ndim == 0 or arr.shape[0] != total:
+            raise ServerError(f"the model returned {arr.shape} for output {name!r} from a batch of {total} rows; "
+                             "it cannot be split per request (is dim 0 really the batch?)")
+    parts: list[Results] = []
+    start = 0
+    for r in reqs:
+        parts.append({n: results[n][start:start + r.rows] for n in r.outputs})
+        start += r.rows
+    return parts
+
+
+def make_engine(backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                inflight: Callable[[], int] = lambda: 0) -> Engine:
+    return (BatchingEngine if config.batching else Engine)(backend, config, metrics, inflight)

@@ -1,0 +1,122 @@
+"""Golden output trees: every example (examples/*/deploy.yaml) for every target (targets/).
+
+Each example is built twice, by the CLI in separate processes into separate folders (one
+sweep over all targets per build: `deployc build SPEC -m target=<all> optimize.select=smallest`),
+sharing one pass cache through DEPLOYC_CACHE so latency measurements (cached per artifact
+digest and host, by design) are reused. Then, per target:
+  1. the two trees must be byte-identical;
+  2. the text artifacts must equal the committed golden tree tests/golden/<example>/<target>/
+     (everything but deployc.lock.json, report.md, report.json, and binaries such as
+     .onnx/.pt2/.tflite/.whl/.gz, whose digests the lock already pins).
+
+Why `optimize.select=smallest`: the default policy picks the fastest passing candidate, and
+latency is measured on the build host. On another machine (a CI runner, a laptop) timing noise
+could pick another artifact, which changes model.json, runtime.json and the Dockerfile, and
+the goldens would fail for no real reason. Size is a property of the artifact, so the
+selection, and with it every golden file, is the same on every host. The reports and the lock
+(which hold the host's latency numbers, and the digests of the reports) are left out of the
+comparison for the same reason.
+
+`make golden` (DEPLOYC_REFRESH_GOLDEN=1) rewrites the goldens; review their diff before committing.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from compiler.resources import target_names
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+GOLDEN = ROOT / "tests" / "golden"
+EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/deploy.yaml"))
+TARGETS = target_names()
+NOT_COMPARED = ("deployc.lock.json", "report.md", "report.json")
+BINARY = (".onnx", ".data", ".pt2", ".tflite", ".whl", ".gz")
+REFRESH = os.environ.get("DEPLOYC_REFRESH_GOLDEN") == "1"
+
+
+def _edge_missing() -> str:
+    try:
+        import litert_torch  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 (whatever breaks the import breaks the conversion)
+        return f"android-arm64 needs the litert toolchain: `import litert_torch` failed ({type(exc).__name__}: {exc})"
+    return ""
+
+
+def _buildable() -> list[str]:
+    return [t for t in TARGETS if not (t == "android-arm64" and _edge_missing())]
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def text_artifacts(root: Path) -> dict[str, bytes]:
+    return {rel: data for rel, data in tree_bytes(root).items()
+            if Path(rel).name not in NOT_COMPARED and not rel.endswith(BINARY)}
+
+
+@pytest.fixture(scope="module")
+def builds(cache_dir, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    out = {}
+    for example in EXAMPLES:
+        spec = ROOT / "examples" / example / "deploy.yaml"
+        folders = []
+        for n in (1, 2):
+            dest = tmp_path_factory.mktemp(f"golden-{example}-{n}")
+            r = run_cli("build", str(spec), "-m", f"target={','.join(_buildable())}", "optimize.select=smallest",
+                        "-o", str(dest), timeout=1800)
+            assert r.returncode in (0, 1), r.stdout + r.stderr  # 1: some job failed; its test says why
+            folders.append(dest)
+        out[example] = (folders[0], folders[1])
+    return out
+
+
+def _why_missing(out: Path, target: str) -> str:
+    rows = {r["job"]: r for r in csv.DictReader((out / "sweep.csv").open())} if (out / "sweep.csv").is_file() else {}
+    return rows.get(target, {}).get("error") or "no sweep row"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_golden(builds, example, target):
+    if target == "android-arm64" and _edge_missing():
+        pytest.skip(_edge_missing())
+    first, second = (root / target for root in builds[example])
+    assert first.is_dir(), f"{example} for {target} did not build: {_why_missing(first.parent, target)}"
+    a, b = tree_bytes(first), tree_bytes(second)
+    differ = sorted(rel for rel in set(a) | set(b) if a.get(rel) != b.get(rel))
+    assert not differ, f"two builds in separate processes differ in {differ}"
+    golden = GOLDEN / example / target
+    built = text_artifacts(first)
+    if REFRESH:
+        _rewrite(golden, built)
+        return
+    assert golden.is_dir(), f"no golden tree at {golden.relative_to(ROOT)}; run `make golden` and review it"
+    expected = text_artifacts(golden)
+    problems = [f"missing from the build: {rel}" for rel in sorted(set(expected) - set(built))]
+    problems += [f"not in the golden tree: {rel}" for rel in sorted(set(built) - set(expected))]
+    problems += [_unified(rel, expected[rel], built[rel]) for rel in sorted(set(expected) & set(built))
+                 if expected[rel] != built[rel]]
+    assert not problems, "output differs from tests/golden (run `make golden` if intended):\n" + "\n".join(problems[:5])
+
+
+def _rewrite(golden: Path, files: dict[str, bytes]) -> None:
+    shutil.rmtree(golden, ignore_errors=True)
+    for rel, data in files.items():
+        (golden / rel).parent.mkdir(parents=True, exist_ok=True)
+        (golden / rel).write_bytes(data)
+
+
+def _unified(rel: str, old: bytes, new: bytes) -> str:
+    lines = difflib.unified_diff(old.decode(errors="replace").splitlines(), new.decode(errors="replace").splitlines(),
+                                 f"golden/{rel}", f"built/{rel}", lineterm="", n=1)
+    return "\n".join(list(lines)[:40])
