@@ -1,19 +1,24 @@
 """`deployc build --check`: stale committed output fails (with the diff), fresh output passes,
 and OUT is never modified. The comparison rules are tested fast on hand-made trees; the CLI
-flow builds the real digits example (slow)."""
+flow builds the real digits example (slow). Last, the users' CI workflow (examples/ci/):
+its shape, and its check step run as written."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from compiler.check import compare, compare_tree, portable
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, ROOT
 from tests.diff.test_diff_trees import REPORT, make_tree
 
 
@@ -109,3 +114,48 @@ def test_check_of_a_sweep_and_of_missing_output(cli, tmp_path):
     assert changed.returncode == 1
     assert "AnalysisTemplate/digits-cnn: spec.metrics[name=error-ratio].successCondition" in changed.stdout
     assert "### nvidia-a100 (changed)" in changed.stdout
+
+
+WORKFLOW = ROOT / "examples" / "ci" / "deployc-check.yml"
+
+
+def _steps() -> dict[str, dict]:
+    doc = yaml.safe_load(WORKFLOW.read_text())
+    return {s.get("name") or s.get("uses"): s for s in doc["jobs"]["check"]["steps"]}
+
+
+def test_workflow_shape():
+    doc = yaml.safe_load(WORKFLOW.read_text())
+    assert "pull_request" in doc[True]  # YAML 1.1 reads the `on:` key as true
+    assert doc["permissions"] == {"contents": "read", "pull-requests": "write"}
+    names = list(_steps())
+    assert names.index("Check that the committed output is what the spec builds") < names.index(
+        "Comment on the pull request") < names.index("Fail when the output is stale or the build failed")
+    comment = _steps()["Comment on the pull request"]
+    assert comment["uses"].startswith("actions/github-script@")
+    assert "updateComment" in comment["with"]["script"] and "createComment" in comment["with"]["script"]
+    assert (ROOT / "examples" / "ci" / "README.md").is_file()
+
+
+def _run_step(name: str, cwd: Path, env: dict) -> dict[str, str]:
+    script = _steps()[name]["run"]
+    out_file = cwd / "github_output"
+    out_file.write_text("")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    r = subprocess.run(["bash", "-e", "-c", script], cwd=cwd, capture_output=True, text=True, timeout=900,
+                       env={**os.environ, **env, "PATH": path, "GITHUB_OUTPUT": str(out_file)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    return dict(line.split("=", 1) for line in out_file.read_text().splitlines() if "=" in line)
+
+
+@pytest.mark.slow
+def test_check_step_reports_fresh_then_stale(cli, tmp_path):
+    shutil.copytree(EXAMPLES / "digits-cnn", tmp_path / "deploy")
+    assert cli("build", str(tmp_path / "deploy" / "deploy.yaml"), "-o", str(tmp_path / "deploy" / "out")).returncode == 0
+    env = {"SPEC": "deploy/deploy.yaml", "OUT": "deploy/out", "SWEEP": ""}
+    step = "Check that the committed output is what the spec builds"
+    assert _run_step(step, tmp_path, env)["code"] == "0"
+    stale = _run_step(step, tmp_path, {**env, "SWEEP": "serve.replicas.max=9"})
+    assert stale["code"] == "1"
+    assert "HorizontalPodAutoscaler/digits-cnn: spec.maxReplicas 6 -> 9" in (tmp_path / "check.md").read_text()
+    assert "is stale" in (tmp_path / "check.err").read_text()
