@@ -90,9 +90,13 @@ class BuildTask:
         staged = job.folder != spec.target.name
         root = out / ".deployc" / STAGING / job.folder if staged else out
         cache = Cache(Path(self.cache_root), enabled=self.cache_enabled)
-        result = build(spec, root, cache, lambda e: self._event(job, e), self.build_image)
-        if staged:
-            _place(root, spec.target.name, out, job.folder)
+        try:
+            result = build(spec, root, cache, lambda e: self._event(job, e), self.build_image)
+            if staged:
+                _place(root, spec.target.name, out, job.folder)
+        finally:
+            if staged:
+                shutil.rmtree(root, ignore_errors=True)
         events = [{"pass": e.name, "seconds": round(e.seconds, 3), "cached": e.cached} for e in result.events]
         return JobOutcome(job.folder, ok=True, report=result.report, events=events)
 

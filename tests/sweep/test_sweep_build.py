@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,22 @@ def test_other_swept_keys_name_the_folder_and_diff_names_the_change(sweeps, tmp_
     d = run_cli("diff", str(tmp_path / folders[0]), str(tmp_path / folders[1]))
     assert d.returncode == 0
     assert "HorizontalPodAutoscaler/digits-cnn: spec.maxReplicas 3 -> 4" in d.stdout
+
+
+def test_an_edge_job_without_the_litert_toolchain_fails_with_its_reason(tmp_path):
+    """As on a host without litert-torch: the module is made unimportable (a fresh cache, so the
+    conversion really runs), the android row says why, the CPU job still builds."""
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "litert_torch.py").write_text('raise ImportError("litert_torch is not installed (test)")\n')
+    env = {"DEPLOYC_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(blocker), os.environ.get("PYTHONPATH")]))}
+    out = tmp_path / "out"
+    r = run_cli("build", DIGITS, "-m", "target=cpu-x86,android-arm64", "-o", str(out), env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    rows = {r["job"]: r for r in csv.DictReader((out / "sweep.csv").open())}
+    assert rows["cpu-x86"]["status"] == "ok" and (out / "cpu-x86" / "deployc.lock.json").is_file()
+    assert rows["android-arm64"]["status"] == "failed" and not (out / "android-arm64").exists()
+    assert "pass tflite" in rows["android-arm64"]["error"]
+    assert "litert_torch is not installed (test)" in rows["android-arm64"]["error"]
+    assert "Traceback" not in r.stdout + r.stderr
