@@ -8,7 +8,6 @@ times. GitHub caps a comment at 65536 characters, so the text is cut (with a not
 from __future__ import annotations
 
 from compiler.diff.core import Diff, FileChange, TreeDiff
-from compiler.diff.fields import show
 from compiler.diff.models import Metric, ModelDiff
 
 LIMIT = 60000
