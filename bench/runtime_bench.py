@@ -5,7 +5,9 @@
 
 For each model: the runtime (batching on and off) at concurrency 1, 16 and 64 with batch-1
 JSON requests from a load generator in its own process (keep-alive connections, bounded in
-time per cell), beside raw onnxruntime session.run in a loop at batch 1 and max_batch_size.
+time per cell), beside a minimal single-worker Starlette v2 endpoint (the reference of
+DESIGN.md: parse, session.run on the loop, answer; no validation, metrics or batching) and
+raw onnxruntime session.run in a loop at batch 1 and max_batch_size.
 """
 
 from __future__ import annotations
@@ -138,6 +140,41 @@ def raw_ort(root: Path, config: RuntimeConfig, rows: int, seconds: float) -> flo
     return n * rows / (time.perf_counter() - start)
 
 
+# --- the reference: a minimal Starlette endpoint -------------------------------------------------
+
+def minimal_endpoint(root: Path, port: int) -> None:
+    """Serve POST /v2/models/{name}/infer with nothing but parse, run, answer (blocks)."""
+    import onnxruntime as ort
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from compiler.runtime.protocol import DTYPES
+
+    config = RuntimeConfig.load(root / "runtime.json")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = config.threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(str(root / "model" / config.artifact), opts, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+
+    async def infer(request):
+        doc = await request.json()
+        feed = {t["name"]: np.asarray(t["data"], DTYPES[t["datatype"]]).reshape(t["shape"]) for t in doc["inputs"]}
+        outs = sess.run(None, feed)
+        return JSONResponse({"model_name": request.path_params["name"], "outputs": [
+            {"name": n, "datatype": "FP32", "shape": list(o.shape), "data": o.ravel().tolist()}
+            for n, o in zip(names, outs)]})
+
+    async def ready(request):
+        return JSONResponse({"ready": True})
+
+    app = Starlette(routes=[Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+                            Route("/v2/health/ready", ready)])
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+
+
 # --- load generator (its own process) -----------------------------------------------------------
 
 def _request_bytes(config: RuntimeConfig, port: int) -> bytes:
@@ -203,7 +240,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_server(root: Path, config: RuntimeConfig, work: Path, seconds: float) -> dict[int, Cell]:
+def run_server(root: Path, config: RuntimeConfig, work: Path, seconds: float, minimal: bool = False
+               ) -> dict[int, Cell]:
     # The image's layout: the package copied as top-level `runtime`, the config beside model/.
     pkg, served = work / "pkg", work / f"root-{config.model_name}-{config.batching}"
     if not pkg.exists():
@@ -213,9 +251,10 @@ def run_server(root: Path, config: RuntimeConfig, work: Path, seconds: float) ->
     shutil.copytree(root / "model", served / "model")
     (served / "runtime.json").write_text(config.to_json())
     port = _free_port()
-    log = work / f"server-{config.model_name}-{config.batching}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "runtime", "--root", str(served), "--port", str(port)],
-                            cwd=pkg, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    log = work / f"server-{config.model_name}-{config.batching}-{minimal}.log"
+    cmd = ([sys.executable, str(Path(__file__).resolve()), "--minimal-endpoint", str(port), str(served)] if minimal
+           else [sys.executable, "-m", "runtime", "--root", str(served), "--port", str(port)])
+    proc = subprocess.Popen(cmd, cwd=pkg, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     try:
         _wait_ready(port, proc, log)
         request = _request_bytes(config, port)
@@ -250,29 +289,39 @@ def main() -> None:
     parser.add_argument("roots", nargs="*", type=Path)
     parser.add_argument("--seconds", type=float, default=5.0, help="per load cell")
     parser.add_argument("--threads", type=int, default=1, help="ORT intra-op threads (built models)")
+    parser.add_argument("--minimal-endpoint", nargs=2, metavar=("PORT", "ROOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.minimal_endpoint:
+        return minimal_endpoint(Path(args.minimal_endpoint[1]), int(args.minimal_endpoint[0]))
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="deployc runtime vs raw onnxruntime (batch-1 JSON requests; req/s, ms)")
-    for col in ("model", "mode", *(f"c={c} req/s  p50/p99" for c in CONCURRENCY), "errors"):
-        table.add_column(col, justify="left" if col in ("model", "mode") else "right")
+    table = Table(title=f"deployc runtime vs references: batch-1 JSON requests, {args.seconds:g} s per cell; "
+                        "req/s (p50 / p99 ms)")
+    for col in ("model", "server", *(f"c={c}" for c in CONCURRENCY), "errors"):
+        table.add_column(col, justify="left" if col in ("model", "server") else "right", no_wrap=True)
     with tempfile.TemporaryDirectory(prefix="runtime-bench-") as tmp:
         work = Path(tmp)
         roots = args.roots or build_examples(work / "models", args.threads)
         for root in roots:
             config = RuntimeConfig.load(root / "runtime.json")
-            for batching in (True, False):
-                cells = run_server(root, replace(config, batching=batching), work, args.seconds)
-                table.add_row(config.model_name, f"runtime, batching {'on' if batching else 'off'}",
-                              *(f"{cells[c].rps:,.0f}  {cells[c].p50_ms:.1f}/{cells[c].p99_ms:.1f}"
-                                for c in CONCURRENCY),
+            runs = [("runtime, batching on", replace(config, batching=True), False),
+                    ("runtime, batching off", replace(config, batching=False), False),
+                    ("minimal Starlette endpoint", config, True)]
+            for label, cfg, minimal in runs:
+                cells = run_server(root, cfg, work, args.seconds, minimal)
+                table.add_row(config.model_name, label, *(_cell(cells[c]) for c in CONCURRENCY),
                               str(sum(cell.errors for cell in cells.values())))
             for rows in (1, config.max_batch_size):
                 rate = raw_ort(root, config, rows, min(args.seconds, 3.0))
-                table.add_row(config.model_name, f"raw onnxruntime, batch {rows}",
-                              f"{rate:,.0f} samples/s", "", "", "")
-    Console().print(table)
+                table.add_row(config.model_name, f"raw onnxruntime, batch {rows}", f"{rate:,.0f} samples/s",
+                              "", "", "")
+            table.add_section()
+    Console(width=150).print(table)
+
+
+def _cell(cell: Cell) -> str:
+    return f"{cell.rps:,.0f} ({cell.p50_ms:.1f} / {cell.p99_ms:.1f})"
 
 
 if __name__ == "__main__":

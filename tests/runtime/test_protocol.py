@@ -127,3 +127,22 @@ def test_drift_buckets_and_baseline():
     base = baseline(np.random.default_rng(0).standard_normal(10_000), 4)
     assert len(base.ratios) == len(base.edges) + 1 == 4
     assert abs(sum(base.ratios) - 1) < 1e-9 and all(abs(r - 0.25) < 0.01 for r in base.ratios)
+
+
+def test_json_output_round_trips_exactly():
+    from compiler.runtime.protocol import InferRequest
+
+    rng = np.random.default_rng(5)
+    outs = {"f": (rng.standard_normal((3, 7)) * 1e6).astype(np.float32),
+            "g": np.array([np.nan, np.inf, 1.5], np.float32), "b": np.array([True, False]),
+            "i": np.array([[-(2**62), 7]], np.int64), "h": np.array([0.1], np.float16)}
+    req = InferRequest(inputs={}, outputs=tuple(outs), binary_outputs=frozenset(), id='q"1')
+    content, hlen = encode(req, outs, "m", "2")
+    assert hlen is None
+    doc = json.loads(content)
+    assert doc["id"] == 'q"1' and doc["model_version"] == "2"
+    for out in doc["outputs"]:
+        want = outs[out["name"]]
+        got = np.asarray(out["data"], dtype=want.dtype).reshape(out["shape"])
+        np.testing.assert_array_equal(got, want)
+    assert [o["datatype"] for o in doc["outputs"]] == ["FP32", "FP32", "BOOL", "INT64", "FP16"]
