@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from compiler.emitters.kubernetes import promql
+from compiler.emitters import promql
 from compiler.errors import DeploycError
 from compiler.runtime import catalog
 
