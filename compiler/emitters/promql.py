@@ -1,10 +1,12 @@
 """Just enough PromQL to find the metric names and label names a query uses.
 
-The queries are our own, so this is a tokenizer plus a few rules, not a full parser: an
-identifier followed by `(` is a function, keywords and aggregation operators are skipped,
-`{...}` holds label matchers, `by/without/on/ignoring/group_left/group_right (...)` hold label
-names, and `[...]` (ranges, subqueries) is skipped. Controller template variables (`{{ x }}`,
-Flagger's and Argo's) are opaque tokens.
+Shared by the cross-checks of the kubernetes emitter (analysis queries) and the monitoring
+emitter (rules, dashboard panels). The queries are our own, so this is a tokenizer plus a few
+rules, not a full parser: an identifier followed by `(` is a function, keywords, binary
+operators like `atan2` and aggregation operators are skipped, `{...}` holds label matchers,
+`by/without/on/ignoring/group_left/group_right (...)` hold label names, and `[...]` (ranges,
+subqueries, Grafana's `[$__rate_interval]`) is skipped whole. Controller template variables
+(`{{ x }}`, Flagger's and Argo's) are opaque tokens. Syntax itself is promtool's job.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from dataclasses import dataclass, field
 _TOKEN = re.compile(r"""
     (?P<template>\{\{.*?\}\})
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
-  | (?P<duration>(?:\d+(?:ms|[smhdwy]))+(?![A-Za-z0-9_:]))
+  | (?P<range>\[[^\]]*\])
+  | (?P<duration>(?:(?:\d+\.?\d*|\.\d+)(?:ms|[smhdwy]))+(?![A-Za-z0-9_:]))
   | (?P<number>0x[0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
   | (?P<matchop>=~|!~|!=|==|>=|<=|=)
-  | (?P<punct>[{}()\[\],])
+  | (?P<punct>[{}(),])
   | (?P<op>[-+*/%^<>@])
   | (?P<space>\s+|\#[^\n]*)
 """, re.VERBOSE)
@@ -28,7 +31,7 @@ AGGREGATIONS = frozenset({
     "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
     "bottomk", "topk", "quantile", "limitk", "limit_ratio"})
 GROUPING = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
-KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset", "inf", "nan"}) | GROUPING
+KEYWORDS = frozenset({"and", "or", "unless", "atan2", "bool", "offset", "inf", "nan"}) | GROUPING
 
 
 class PromQLSyntaxError(ValueError):
@@ -65,7 +68,7 @@ def tokenize(query: str) -> list[_Tok]:
     while pos < len(query):
         m = _TOKEN.match(query, pos)
         if not m:
-            raise PromQLSyntaxError(f"unexpected character {query[pos]!r} at offset {pos}")
+            raise PromQLSyntaxError(f"unexpected {query[pos:pos + 20]!r} at offset {pos}")
         pos = m.end()
         if m.lastgroup != "space":
             tokens.append(_Tok(m.lastgroup, m.group()))
@@ -78,9 +81,7 @@ def names(query: str) -> QueryNames:
     while i < len(toks):
         tok = toks[i]
         nxt = toks[i + 1] if i + 1 < len(toks) else None
-        if tok.text == "[":
-            i = _skip_to(toks, i, "]")
-        elif tok.kind == "ident" and tok.text.lower() in GROUPING and nxt and nxt.text == "(":
+        if tok.kind == "ident" and tok.text.lower() in GROUPING and nxt and nxt.text == "(":
             labels, i = _label_list(toks, i + 1)
             out.grouping_labels.extend(labels)
         elif tok.kind == "ident" and _is_metric(tok, nxt):
@@ -91,7 +92,9 @@ def names(query: str) -> QueryNames:
         elif tok.text == "{":
             selector = Selector(None)
             selector.matchers, i = _matchers(toks, i)
-            selector.metric = next((m.value for m in selector.matchers if m.label == "__name__"), None)
+            # Only `__name__="x"` names one metric; a regex or a negation names none.
+            selector.metric = next((m.value for m in selector.matchers
+                                    if m.label == "__name__" and m.op == "="), None)
             out.selectors.append(selector)
         i += 1
     return out
@@ -134,6 +137,9 @@ def _matchers(toks: list[_Tok], i: int) -> tuple[list[Matcher], int]:
 
 
 def _unquote(text: str) -> str:
-    if text[:1] in "\"'`":
+    """The value of a string literal; backticks are raw, quotes take backslash escapes."""
+    if text[:1] == "`":
         return text[1:-1]
+    if text[:1] in "\"'":
+        return re.sub(r"\\(.)", r"\1", text[1:-1])
     return text
