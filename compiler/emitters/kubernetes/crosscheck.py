@@ -2,21 +2,18 @@
 
 Argo and Flagger only find out at rollout time that a query names a metric nobody exports
 ("no values found"); by then the release is half out. Here a query that names an unknown
-series, a label the series does not carry, or an `outcome` the runtime never sets fails the
-build, naming the object and the query.
+series, a label the series does not carry, or a label value the runtime never sets (`outcome`,
+`le`) fails the build, naming the object and the query. The rules themselves live in
+compiler/emitters/catalog_check.py, shared with the monitoring emitter.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from compiler.emitters import promql
+from compiler.emitters import catalog_check
 from compiler.errors import DeploycError
-from compiler.runtime import catalog
-
-_WORD = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 class MetricCrossCheckError(DeploycError):
@@ -62,41 +59,5 @@ def check(queries: Iterable[NamedQuery]) -> None:
 
 
 def problems(query: str) -> list[str]:
-    try:
-        parsed = promql.names(query)
-    except promql.PromQLSyntaxError as exc:
-        return [f"cannot read query: {exc}"]
-    out: list[str] = []
-    known: set[str] = set()
-    for sel in parsed.selectors:
-        labels = catalog.series_labels(sel.metric) if sel.metric else None
-        if labels is None:
-            out.append(f"unknown metric {sel.metric!r}" if sel.metric else "selector without a metric name")
-            continue
-        known.update(labels)
-        out.extend(_matcher_problems(sel, labels))
-    for label in parsed.grouping_labels:
-        if label not in known:
-            out.append(f"grouping label {label!r} is not on any series the query reads")
-    return out
-
-
-def _matcher_problems(sel: promql.Selector, labels: tuple[str, ...]) -> list[str]:
-    out = []
-    for m in sel.matchers:
-        if m.label == "__name__":
-            continue
-        if m.label not in labels:
-            out.append(f"unknown label {m.label!r} on {sel.metric} (it has: {', '.join(labels)})")
-        elif m.label == "outcome":
-            out.extend(f"{sel.metric}: outcome {v!r} is never set (outcomes: {', '.join(catalog.OUTCOMES)})"
-                       for v in _literal_values(m) if v not in catalog.OUTCOMES)
-    return out
-
-
-def _literal_values(m: promql.Matcher) -> list[str]:
-    """The plain values a matcher names: `a` for =/!=, each of `a|b` for =~/!~ (regex parts skipped)."""
-    if m.value.startswith("{{"):
-        return []
-    parts = m.value.split("|") if m.op in ("=~", "!~") else [m.value]
-    return [p for p in parts if _WORD.match(p)]
+    """What in one query the scraped series do not carry (compiler/emitters/catalog_check.py)."""
+    return catalog_check.expr_problems(query)

@@ -41,7 +41,7 @@ def test_wrong_label_and_outcome_fail():
 
 def test_grouping_by_a_label_the_series_lacks_fails():
     problems = crosscheck.problems('sum by (pod) (rate(deployc_requests_total{model="m"}[1m]))')
-    assert problems == ["grouping label 'pod' is not on any series the query reads"]
+    assert problems == ["grouping label 'pod' is not on any series the query reads (deployc_requests_total)"]
 
 
 def test_le_only_exists_on_bucket_series():

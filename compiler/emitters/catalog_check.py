@@ -1,0 +1,124 @@
+"""Checks one PromQL expression against the runtime's metric catalog: the one rule set behind
+the kubernetes emitter's analysis-query check and the monitoring emitter's rule/panel check.
+
+The catalog (compiler/runtime/catalog.py) is the only source of metric names. Besides it,
+an expression may name:
+- `job` and `instance`, which Prometheus attaches to every scraped series, and `up`, the
+  series it writes per target;
+- series recorded by an earlier rule of the same build, with the labels that rule keeps
+  (the caller adds them to `known`).
+Label values are checked where the catalog fixes them: `outcome` against the runtime's
+outcomes, `le` against the histogram's bounds as prometheus_client writes them. Each emitter
+wraps the problems in its own error, naming the object that holds the expression.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client.utils import floatToGoString
+
+from compiler.emitters import promql
+from compiler.runtime.catalog import OUTCOMES, SERIES, series_labels
+
+Known = dict[str, frozenset[str]]  # series name -> the labels it carries
+
+TARGET_LABELS = frozenset({"job", "instance"})
+PROMETHEUS_SERIES = {"up": frozenset()}
+
+
+def known_series() -> Known:
+    """Series an expression may name, with their labels (before any recording rule)."""
+    known = {name: frozenset(series_labels(name) or ()) | TARGET_LABELS for name in SERIES}
+    known.update({k: v | TARGET_LABELS for k, v in PROMETHEUS_SERIES.items()})
+    return known
+
+
+def expr_problems(expr: str, known: Known | None = None) -> list[str]:
+    """Every name or label value in `expr` that no known series carries; empty if none."""
+    known = known if known is not None else known_series()
+    try:
+        parsed = promql.names(expr)
+    except promql.PromQLSyntaxError as exc:
+        return [f"cannot read query: {exc}"]
+    if not parsed.selectors:
+        return [f"expression names no metric: {expr}"]
+    out: list[str] = []
+    for sel in parsed.selectors:
+        if sel.metric is None:
+            out.append("selector without a metric name")
+        elif sel.metric not in known:
+            out.append(f"unknown metric '{sel.metric}' (not exported by the runtime)")
+        else:
+            out.extend(_matcher_problems(sel, known[sel.metric]))
+    # Grouping labels are judged against the series read; an unknown one would only add noise.
+    if all(sel.metric in known for sel in parsed.selectors):
+        out.extend(_grouping_problems(parsed, known))
+    return list(dict.fromkeys(out))  # a metric named twice is one problem
+
+
+def result_labels(expr: str, known: Known) -> frozenset[str]:
+    """Labels the result of a checked expression can carry: its grouping labels, or else those
+    of the series it reads (what a recording rule of it keeps)."""
+    parsed = promql.names(expr)
+    if parsed.grouping_labels:
+        return frozenset(parsed.grouping_labels)
+    return frozenset().union(*(known[s.metric] for s in parsed.selectors))
+
+
+def _grouping_problems(parsed: promql.QueryNames, known: Known) -> list[str]:
+    metrics = sorted({s.metric for s in parsed.selectors})
+    available = frozenset().union(*(known[m] for m in metrics))
+    return [f"grouping label '{label}' is not on any series the query reads ({', '.join(metrics)})"
+            for label in sorted(set(parsed.grouping_labels) - available)]
+
+
+def _matcher_problems(sel: promql.Selector, labels: frozenset[str]) -> list[str]:
+    out = []
+    for m in sel.matchers:
+        if m.label == "__name__":
+            continue
+        if m.label not in labels:
+            out.append(f"unknown label '{m.label}': '{m.label}' is not on metric '{sel.metric}' "
+                       f"(it has: {', '.join(sorted(labels))})")
+            continue
+        fixed = _fixed_values(sel.metric, m.label)
+        if fixed is None or "{{" in m.value:  # a controller fills templates in at rollout time
+            continue
+        out.extend(f'{sel.metric}{{{m.label}{m.op}"{m.value}"}}: {m.label} {v!r} is never set '
+                   f"(values: {', '.join(fixed)})" for v in _unmatched(m, fixed))
+    return out
+
+
+def _fixed_values(metric: str, label: str) -> tuple[str, ...] | None:
+    if label == "outcome":
+        return OUTCOMES
+    if label == "le" and metric in SERIES:
+        return tuple(floatToGoString(b) for b in SERIES[metric].buckets) + ("+Inf",)
+    return None
+
+
+def _unmatched(m: promql.Matcher, fixed: tuple[str, ...]) -> list[str]:
+    """The alternatives of a matcher's value that select none of `fixed`: the value itself for
+    =/!=, each `a|b` part for =~/!~ (anchored regexes, as Prometheus matches them). A typo in a
+    negative matcher is a bug too: `outcome!="sucess"` silently keeps every series."""
+    if m.op in ("=", "!="):
+        return [] if m.value in fixed else [m.value]
+    parts = m.value.split("|")
+    if _regex(m.value) and not all(_regex(p) for p in parts):  # a `|` inside a group
+        parts = [m.value]
+    return [p for p in parts if not _selects(p, fixed)]
+
+
+def _selects(pattern: str, fixed: tuple[str, ...]) -> bool:
+    regex = _regex(pattern)
+    if regex is None:  # not a Python regex (`+Inf`): take it literally
+        return pattern in fixed
+    return any(regex.fullmatch(v) for v in fixed)
+
+
+def _regex(pattern: str) -> re.Pattern | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
