@@ -7,6 +7,7 @@ as tritonclient sends them. Every refusal names the field at fault.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -242,26 +243,41 @@ def _outputs(doc: dict, sig: Signature) -> tuple[tuple[str, ...], frozenset[str]
 
 
 def encode(req: InferRequest, results: dict[str, np.ndarray], model: str, version: str) -> tuple[bytes, int | None]:
-    """The response body, and the JSON header's length when binary outputs follow it."""
-    outputs = []
+    """The response body, and the JSON header's length when binary outputs follow it.
+
+    Built as JSON text piece by piece: FP32 data is formatted with 9 significant digits (exact
+    for float32, half the length of a double's repr and twice as fast as json.dumps).
+    """
+    outputs: list[str] = []
     blobs: list[bytes] = []
     for name in req.outputs:
         arr = results[name]
-        out = {"name": name, "datatype": dtype_name(arr.dtype), "shape": list(arr.shape)}
+        head = f'{{"name":{json.dumps(name)},"datatype":"{dtype_name(arr.dtype)}","shape":{json.dumps(list(arr.shape))}'
         if name in req.binary_outputs:
             blob = np.ascontiguousarray(arr).tobytes()
-            out["parameters"] = {"binary_data_size": len(blob)}
+            outputs.append(f'{head},"parameters":{{"binary_data_size":{len(blob)}}}}}')
             blobs.append(blob)
         else:
-            out["data"] = arr.ravel().tolist()
-        outputs.append(out)
-    doc = {"model_name": model, "model_version": version, "outputs": outputs}
+            outputs.append(f'{head},"data":[{_json_numbers(arr)}]}}')
+    doc = f'{{"model_name":{json.dumps(model)},"model_version":{json.dumps(version)},"outputs":[{",".join(outputs)}]'
     if req.id is not None:
-        doc["id"] = req.id
-    head = json.dumps(doc, separators=(",", ":")).encode()
+        doc += f',"id":{json.dumps(req.id)}'
+    head = (doc + "}").encode()
     if not blobs:
         return head, None
     return b"".join([head, *blobs]), len(head)
+
+
+def _json_numbers(arr: np.ndarray) -> str:
+    values = arr.ravel().tolist()
+    if arr.dtype == np.float32 and values and np.isfinite(arr).all():
+        return _float32_format(len(values)) % tuple(values)
+    return json.dumps(values)[1:-1]
+
+
+@functools.lru_cache(maxsize=64)
+def _float32_format(count: int) -> str:
+    return ",".join(["%.9g"] * count)
 
 
 def check_model(name: str, version: str | None, config: RuntimeConfig) -> None:

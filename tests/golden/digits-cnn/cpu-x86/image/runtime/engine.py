@@ -68,69 +68,60 @@ class Engine:
 
 
 class BatchingEngine(Engine):
+    """Event-driven: dispatch() runs on every arrival, departure, deadline and batch end, and
+    starts a batch whenever the worker is free and a group is ready. A finished batch starts
+    the next one before its own responses are encoded, so the worker never waits on the loop."""
+
     def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics,
                  inflight: Callable[[], int] = lambda: 0) -> None:
         super().__init__(backend, config, metrics)
+        self.loop = asyncio.get_running_loop()
         self.inflight = inflight  # requests the server is handling, here or not yet here
         self.inside = 0  # requests that entered infer() and have not left it
         self.max_rows = config.max_batch_size
         self.delay = config.max_queue_delay_ms / 1000.0
         self.groups: dict[tuple, deque[_Pending]] = {}
         self.rows: dict[tuple, int] = {}
-        self.arrived = asyncio.Event()
-        self.waiter: asyncio.Future | None = None  # set while a group waits to fill
-        self.idle = asyncio.Event()
-        self.idle.set()
-        self.task = asyncio.get_running_loop().create_task(self._loop())
+        self.busy = False
+        self.timer: asyncio.TimerHandle | None = None
 
     async def infer(self, req: InferRequest) -> Results:
-        future = asyncio.get_running_loop().create_future()
+        future = self.loop.create_future()
         group = self.groups.get(req.key)
         if group is None:
             group = self.groups[req.key] = deque()
             self.rows[req.key] = 0
         group.append(_Pending(req, future, time.perf_counter()))
         self.rows[req.key] += req.rows
-        self.arrived.set()
-        self.poke()
         self.inside += 1
         try:
+            self.dispatch()
             return await future
         finally:
             self.inside -= 1
 
-    async def _loop(self) -> None:
-        while True:
-            await self.idle.wait()  # cleared by a running batch, set when it ends
-            while not self.groups:
-                self.arrived.clear()
-                await self.arrived.wait()
+    def poke(self) -> None:
+        """A request left the server: a group waiting for company may now go."""
+        if self.groups and not self.busy:
+            self.dispatch()
+
+    def dispatch(self) -> None:
+        while not self.busy and self.groups:
             key = min(self.groups, key=lambda k: self.groups[k][0].enqueued)
-            await self._fill(key)
+            wait = self.groups[key][0].enqueued + self.delay - time.perf_counter()
+            # Wait for company only while a group is short, its deadline is ahead, and other
+            # requests are on their way in (read or decoded, not yet queued).
+            if self.rows[key] < self.max_rows and wait > 0 and self.inflight() > self.inside:
+                if self.timer is None:
+                    self.timer = self.loop.call_later(wait, self._on_timer)
+                return
             batch = self._take(key)
             if batch:
-                self.idle.clear()
-                asyncio.get_running_loop().create_task(self._run(batch))
+                self._start(batch)
 
-    def poke(self) -> None:
-        """Something changed (a request arrived, or left the server): re-check a filling group."""
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    async def _fill(self, key: tuple) -> None:
-        """Wait until the group has max_batch_size rows, its oldest request's deadline passes,
-        or no other request is on its way in."""
-        loop = asyncio.get_running_loop()
-        deadline = self.groups[key][0].enqueued + self.delay
-        while self.rows[key] < self.max_rows and self.inflight() > self.inside:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                return
-            self.waiter = loop.create_future()
-            try:
-                await asyncio.wait([self.waiter], timeout=remaining)
-            finally:
-                self.waiter = None
+    def _on_timer(self) -> None:
+        self.timer = None
+        self.dispatch()
 
     def _take(self, key: tuple) -> list[_Pending]:
         group = self.groups[key]
@@ -147,35 +138,53 @@ class BatchingEngine(Engine):
             del self.rows[key]
         return batch
 
-    async def _run(self, batch: list[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
+    def _start(self, batch: list[_Pending]) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        start = time.perf_counter()
+        for item in batch:
+            self.metrics.queue_duration.observe(start - item.enqueued)
+        reqs = [item.req for item in batch]
+        outputs = tuple(n for n in self.outputs if any(n in r.outputs for r in reqs))
+        total = sum(r.rows for r in reqs)
         try:
-            start = time.perf_counter()
-            for item in batch:
-                self.metrics.queue_duration.observe(start - item.enqueued)
-            reqs = [item.req for item in batch]
-            outputs = tuple(n for n in self.outputs if any(n in r.outputs for r in reqs))
             inputs = {n: _concat([r.inputs[n] for r in reqs]) for n in reqs[0].inputs}
-            total = sum(r.rows for r in reqs)
+        except Exception as exc:  # cannot happen for equal keys; never leave a request hanging
+            self._finish(batch, reqs, total, None, exc)
+            return
+        self.busy = True
+        running = self.loop.run_in_executor(self.executor, self.work, inputs, outputs, total)
+        running.add_done_callback(lambda f: self._done(batch, reqs, total, f))
+
+    def _done(self, batch: list[_Pending], reqs: list[InferRequest], total: int, running: asyncio.Future) -> None:
+        self.busy = False
+        self.dispatch()  # the worker starts on the next batch before these responses are encoded
+        exc = ServerError("the batch was cancelled") if running.cancelled() else running.exception()
+        self._finish(batch, reqs, total, None if exc else running.result(), exc)
+
+    @staticmethod
+    def _finish(batch: list[_Pending], reqs: list[InferRequest], total: int, results: Results | None,
+                exc: BaseException | None) -> None:
+        if exc is None:
             try:
-                results = await loop.run_in_executor(self.executor, self.work, inputs, outputs, total)
                 parts = _split(results, reqs, total)
-            except Exception as exc:  # the backend failed: every request in the batch gets the error
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
-                return
-            for item, part in zip(batch, parts):
-                if not item.future.done():
-                    item.future.set_result(part)
-        finally:
-            self.idle.set()
+            except Exception as split_exc:
+                exc = split_exc
+        for i, item in enumerate(batch):
+            if item.future.done():
+                continue
+            if exc is not None:
+                item.future.set_exception(exc)
+            else:
+                item.future.set_result(parts[i])
 
     def queued(self) -> int:
         return sum(len(g) for g in self.groups.values())
 
     async def close(self) -> None:
-        self.task.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
         await super().close()
 
 
