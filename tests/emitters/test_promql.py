@@ -28,6 +28,14 @@ def test_name_only_selector():
     assert found.selectors[0].metric == "deployc_requests_total"
 
 
+def test_scan_skips_strings_ranges_functions_and_keywords():
+    found = promql.names('label_replace(rate(deployc_requests_total{model="a b{c}"}[5m:1m]), "d", "$1", "model", '
+                         '"(.*)") and on (model) deployc_model_ready unless bool vector(1)')
+    assert [s.metric for s in found.selectors] == ["deployc_requests_total", "deployc_model_ready"]
+    assert found.selectors[0].matchers == [promql.Matcher("model", "=", "a b{c}")]
+    assert found.grouping_labels == ["model"]
+
+
 def _metrics(query: str) -> list[str | None]:
     return [s.metric for s in promql.names(query).selectors]
 
