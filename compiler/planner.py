@@ -128,7 +128,7 @@ def _measurement(spec: Spec) -> tuple[bool, str]:
         return True, f"measured on the build host ({HOST_ARCH}), not on the device"
     if t.kind == "cpu" and t.arch == HOST_ARCH:
         return True, f"measured on the build host ({HOST_ARCH})"
-    what = f"a {t.gpu.model} GPU" if t.is_gpu and t.gpu else f"an {t.arch} CPU"
+    what = f"an NVIDIA {t.gpu.model} GPU" if t.is_gpu and t.gpu else f"an {t.arch} CPU"
     return False, f"not measured on this host (the target runs on {what}; this host is {HOST_ARCH} without it)"
 
 

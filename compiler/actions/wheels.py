@@ -126,6 +126,6 @@ def lock_text(vendored: Vendored) -> str:
 
 def unlocked_text(reqs: list[str]) -> str:
     """Without hermetic mode: the pinned direct dependencies; pip resolves the rest at build time."""
-    head = ("# The image's direct Python dependencies, pinned by version (image.hermetic is off:\n"
-            "# pip resolves and downloads them from the package index when the image is built).\n")
+    head = ("# The image's direct Python dependencies (not hermetic: pip resolves and downloads\n"
+            "# them from the package index when the image is built).\n")
     return head + "".join(f"{r}\n" for r in sorted(reqs))

@@ -88,16 +88,20 @@ class ImageEmitter:
         base = base_image(spec.target.image.base)
         reqs = wheels.requirements(rt.backend, rt.providers)
         files: Files = {}
-        if spec.image.hermetic:
+        hermetic = spec.image.hermetic and spec.target.image.hermetic
+        if hermetic:
             vendored = wheels.vendor(reqs, spec.target.image.platform, base.python)
             files.update({f"image/wheels/{name}": path for name, path in vendored.paths().items()})
             files["image/requirements.lock"] = wheels.lock_text(vendored).encode()
         else:
-            files["image/requirements.lock"] = wheels.unlocked_text(reqs).encode()
+            # Our pins are for the CPython the wheels were tested with; a platform that is not
+            # hermetic gets the names only, and its own index picks versions for its Python.
+            names = reqs if spec.target.image.hermetic else [r.split("==")[0] for r in reqs]
+            files["image/requirements.lock"] = wheels.unlocked_text(names).encode()
         dockerfile = render(
             "Dockerfile.j2", title=spec.name, version=spec.version, target=spec.target.name,
             platform=spec.target.image.platform, base=base.ref, install_python=not base.has_python,
-            hermetic=spec.image.hermetic, uid=UID, port=spec.serve.port, metrics_port=spec.serve.metrics_port,
+            hermetic=hermetic, uid=UID, port=spec.serve.port, metrics_port=spec.serve.metrics_port,
             labels=oci_labels(ctx), trt_cache=rt.trt_engine_cache, prune=" \\\n && ".join(PRUNE))
         files["image/Dockerfile"] = dockerfile.encode()
         files["image/.dockerignore"] = DOCKERIGNORE.encode()

@@ -52,7 +52,7 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
-def _register_targets() -> None:
+def register_targets() -> None:
     store = ConfigStore.instance()
     for name in target_names():
         node = OmegaConf.load(targets_dir() / f"{name}.yaml")
@@ -73,7 +73,7 @@ def _add_or_set(item: str) -> str:
     return "++" + item
 
 
-def _normalize_overrides(raw: dict, overrides: list[str]) -> list[str]:
+def normalize_overrides(raw: dict, overrides: list[str]) -> list[str]:
     """A spec without `defaults: [{target: ...}]` still takes `target=X`, or gets the default."""
     overrides = [_add_or_set(o) for o in overrides]
     if _declares_target(raw):
@@ -92,11 +92,11 @@ def _normalize_overrides(raw: dict, overrides: list[str]) -> list[str]:
 def compose_spec(spec_path: Path, overrides: list[str]) -> DictConfig:
     spec_path = spec_path.resolve()
     raw = read_yaml(spec_path)
-    _register_targets()
+    register_targets()
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(spec_path.parent), version_base="1.3", job_name="deployc"):
-            return compose(config_name=spec_path.stem, overrides=_normalize_overrides(raw, overrides))
+            return compose(config_name=spec_path.stem, overrides=normalize_overrides(raw, overrides))
     except MissingConfigException as exc:
         raise SpecError(_missing_config_issue(exc)) from None
     except (HydraException, OmegaConfBaseException) as exc:

@@ -121,6 +121,7 @@ class GpuSpec:
 class ImageBase:
     base: str = "python:3.11-slim"
     platform: str = "linux/amd64"
+    hermetic: bool = True  # the platform's runtime wheels are on PyPI
 
 
 @dataclass(frozen=True)

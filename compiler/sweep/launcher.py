@@ -40,9 +40,9 @@ def normalize(spec_path: Path, overrides: Sequence[str]) -> list[str]:
     """The overrides exactly as load_spec hands them to Hydra (`a.b=c` -> `++a.b=c`, ...), so
     the launcher composes each job the way a single build would."""
     # The front end's own helpers, so a sweep job and `deployc build` never disagree.
-    from compiler.frontend.compose import _normalize_overrides, read_yaml
+    from compiler.frontend.compose import normalize_overrides, read_yaml
 
-    return _normalize_overrides(read_yaml(spec_path), list(overrides))
+    return normalize_overrides(read_yaml(spec_path), list(overrides))
 
 
 def launch(spec_path: Path, jobs: list[list[str]], hydra_overrides: Sequence[str],
@@ -56,10 +56,10 @@ def launch(spec_path: Path, jobs: list[list[str]], hydra_overrides: Sequence[str
     from hydra.types import HydraContext, RunMode
     from omegaconf.errors import OmegaConfBaseException
 
-    from compiler.frontend.compose import _register_targets
+    from compiler.frontend.compose import register_targets
 
     spec_path = Path(spec_path).resolve()
-    _register_targets()
+    register_targets()
     scratch = tempfile.mkdtemp(prefix="deployc-hydra-")
     overrides = [*hydra_overrides, *HYDRA_FIXED, f"hydra.sweep.dir={scratch}", f"hydra.run.dir={scratch}",
                  *normalize(spec_path, [])]

@@ -170,3 +170,17 @@ def test_requirements_follow_backend_and_providers():
     assert any(r.startswith("ai-edge-litert==") for r in wheels.requirements("litert", []))
     with pytest.raises(DeploycError, match="no dependency set"):
         wheels.requirements("tensorflow", [])
+
+
+def test_platform_without_pypi_wheels_is_never_hermetic(tmp_path):
+    """Jetson's onnxruntime-gpu is not on PyPI: names only, and the index comes in as a build arg."""
+    from compiler.build import build
+    from compiler.frontend import load_spec
+    from compiler.passes.cache import Cache
+
+    spec = load_spec(ROOT / "examples" / "digits-cnn" / "deploy.yaml", ["target=jetson-orin"])
+    tree = build(spec, tmp_path / "out", Cache(tmp_path / "cache")).target_dir
+    lock = (tree / "image" / "requirements.lock").read_text()
+    assert "onnxruntime-gpu\n" in lock and "==" not in lock
+    assert not (tree / "image" / "wheels").exists()
+    assert "ARG PIP_EXTRA_INDEX_URL" in (tree / "image" / "Dockerfile").read_text()
