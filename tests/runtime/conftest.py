@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -183,5 +182,3 @@ def metric_value(text: str, name: str, labels: dict | None = None) -> float:
                 total += sample.value
     return total
 
-
-__all__ = ["asdict"]
