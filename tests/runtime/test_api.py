@@ -12,7 +12,7 @@ import time
 import jsonschema
 
 from compiler.runtime.openapi import OPENAPI
-from conftest import MODEL, copy_runtime, free_port, toy_config, write_root
+from .helpers import MODEL, copy_runtime, free_port, toy_config, write_root
 
 
 def _paths(name: str = MODEL, version: str = "1") -> dict[str, str]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from compiler.runtime.config import TensorInfo
-from conftest import MODEL, Server, toy_config
+from .helpers import MODEL, Server, toy_config
 
 INPUTS = [TensorInfo("x", "FP32", [-1, 4])]
 OUTPUTS = [TensorInfo("y", "FP32", [-1, 3])]

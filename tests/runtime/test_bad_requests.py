@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import MODEL
+from .helpers import MODEL
 
 INFER = f"/v2/models/{MODEL}/infer"
 

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 
-from conftest import MODEL, Server, metric_value, toy_config
+from .helpers import MODEL, Server, metric_value, toy_config
 
 INFER = f"/v2/models/{MODEL}/infer"
 DOC = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]},

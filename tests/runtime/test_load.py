@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import MODEL, Server, metric_value, toy_config
+from .helpers import MODEL, Server, metric_value, toy_config
 
 CLIENTS, PER_CLIENT = 64, 15
 

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from compiler.runtime.catalog import CATALOG, OUTCOMES, PREFIX, SERIES
-from conftest import MODEL, Server, metric_value, toy_config
+from .helpers import MODEL, Server, metric_value, toy_config
 
 
 @pytest.fixture(scope="module")

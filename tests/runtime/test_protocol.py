@@ -10,7 +10,7 @@ import pytest
 from compiler.runtime.drift import baseline, bucket_counts
 from compiler.runtime.errors import InferError, NotFound
 from compiler.runtime.protocol import Signature, check_model, decode, encode
-from conftest import toy_config
+from .helpers import toy_config
 
 SIG = Signature.of(toy_config())
 

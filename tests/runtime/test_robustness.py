@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 import numpy as np
 
 from compiler.runtime.config import TensorInfo
-from conftest import MODEL, Server, metric_value, toy_config
+from .helpers import MODEL, Server, metric_value, toy_config
 
 INFER = f"/v2/models/{MODEL}/infer"
 DOC = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]},

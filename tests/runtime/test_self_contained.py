@@ -10,7 +10,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from conftest import RUNTIME_SRC, copy_runtime
+from .helpers import RUNTIME_SRC, copy_runtime
 
 # What an image installs for the runtime (the backend libraries are imported lazily).
 ALLOWED_THIRD_PARTY = {"numpy", "starlette", "uvicorn", "prometheus_client", "onnxruntime", "torch",

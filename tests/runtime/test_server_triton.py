@@ -10,7 +10,7 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from conftest import MODEL
+from .helpers import MODEL
 
 
 @pytest.fixture(scope="module")
