@@ -149,6 +149,8 @@ def pt2_runner(path: Path, threads: int):
 
     def run(inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
         with torch.inference_mode():
-            out = package(*[torch.from_numpy(np.ascontiguousarray(v)).to(device) for v in inputs.values()])
+            # np.array(order="C") gives canonical strides: AOTInductor kernels index with the strides
+            # seen at export, and a numpy view such as x[:, None] is "contiguous" with odd strides.
+            out = package(*[torch.from_numpy(np.array(v, order="C")).to(device) for v in inputs.values()])
         return [o.cpu().numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
     return run
