@@ -17,6 +17,7 @@ import asyncio
 import importlib.util
 import json
 import multiprocessing as mp
+import os
 import shutil
 import socket
 import subprocess
@@ -288,7 +289,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("roots", nargs="*", type=Path)
     parser.add_argument("--seconds", type=float, default=5.0, help="per load cell")
-    parser.add_argument("--threads", type=int, default=1, help="ORT intra-op threads (built models)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="ORT intra-op threads of the built models (default: all cores, as DESIGN.md's ceilings)")
     parser.add_argument("--minimal-endpoint", nargs=2, metavar=("PORT", "ROOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.minimal_endpoint:
@@ -296,8 +298,8 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"deployc runtime vs references: batch-1 JSON requests, {args.seconds:g} s per cell; "
-                        "req/s (p50 / p99 ms)")
+    table = Table(title=f"deployc runtime vs references: batch-1 JSON requests, {args.seconds:g} s per cell, "
+                        f"{os.cpu_count()} cores; req/s (p50 / p99 ms)")
     for col in ("model", "server", *(f"c={c}" for c in CONCURRENCY), "errors"):
         table.add_column(col, justify="left" if col in ("model", "server") else "right", no_wrap=True)
     with tempfile.TemporaryDirectory(prefix="runtime-bench-") as tmp:
@@ -305,6 +307,7 @@ def main() -> None:
         roots = args.roots or build_examples(work / "models", args.threads)
         for root in roots:
             config = RuntimeConfig.load(root / "runtime.json")
+            table.add_row(config.model_name, f"[dim]onnxruntime intra-op threads: {config.threads}[/dim]")
             runs = [("runtime, batching on", replace(config, batching=True), False),
                     ("runtime, batching off", replace(config, batching=False), False),
                     ("minimal Starlette endpoint", config, True)]
