@@ -59,8 +59,7 @@ def _selected(selection: Selection) -> SelectedArtifact:
 
 def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection, report: dict) -> dict:
     selected = _selected(selection)
-    fixed = dict(spec.optimize.edge.fixed_dims) if spec.target.is_edge else None
-    runtime = runtime_config(spec, selected, _drift_baseline(spec, results), fixed)
+    runtime = runtime_config(spec, selected, _drift_baseline(spec, results))
     files: dict = {}
     for step in the_plan.emitters:
         if step.run:

@@ -25,13 +25,14 @@ PINS = {
     "numpy": "2.4.6",
     "starlette": "1.10.0",
     "uvicorn": "0.54.0",
+    "httptools": "0.9.0",  # uvicorn's C HTTP parser: ~1.5x the requests/s of its pure-Python h11
     "prometheus-client": "0.26.0",
     "onnxruntime": "1.32.0",
     "onnxruntime-gpu": "1.31.1",  # the newest CUDA build on the index lags the CPU one
     "torch": "2.13.0",
     "ai-edge-litert": "2.3.0",
 }
-SERVER = ("numpy", "starlette", "uvicorn", "prometheus-client")
+SERVER = ("numpy", "starlette", "uvicorn", "httptools", "prometheus-client")
 GPU_PROVIDERS = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
 # The oldest glibc the wheels may need: every supported base (Debian 12, Ubuntu 22.04 and
 # later) has a newer one, and pip also accepts the older manylinux tags below it.

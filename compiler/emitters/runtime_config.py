@@ -16,9 +16,10 @@ def _tensor(t: TensorSpec, fixed: dict[str, int] | None = None) -> TensorInfo:
     return TensorInfo(t.name, DATATYPES[t.dtype], shape)
 
 
-def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, DriftBaseline],
-                   fixed_dims: dict[str, int] | None = None) -> RuntimeConfig:
+def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, DriftBaseline]) -> RuntimeConfig:
     s, t = spec.serve, spec.target
+    # TFLite shapes are fixed except the batch, which the litert backend runs in fixed chunks.
+    fixed_dims = dict(spec.optimize.edge.fixed_dims) if t.is_edge else None
     providers = list(t.execution_providers) if selected.format == "onnx" else []
     if selected.format == "pt2" and t.is_gpu:
         providers = ["CUDAExecutionProvider"]  # the torch backend reads it as "run on the GPU"
@@ -33,4 +34,15 @@ def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, Drif
         request_timeout_s=s.request_timeout_s, max_concurrency=s.max_concurrency,
         drain_seconds=s.drain_seconds, drift=drift,
         trt_engine_cache=TRT_CACHE if "TensorrtExecutionProvider" in providers else "",
+        trt_options=_trt_options(spec) if "TensorrtExecutionProvider" in providers else {},
     )
+
+
+def _trt_options(spec: Spec) -> dict[str, str]:
+    from compiler.passes.aoti import cuda_precision
+    from compiler.passes.tensorrt_engine import ort_profile_options, profile_for
+
+    options = ort_profile_options(profile_for(spec))
+    if cuda_precision(spec) == "fp16":
+        options["trt_fp16_enable"] = "True"
+    return options

@@ -1,0 +1,44 @@
+"""runtime.json: what the server is told, per target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compiler.emitters.base import SelectedArtifact
+from compiler.emitters.runtime_config import runtime_config
+from compiler.frontend import load_spec
+from compiler.runtime.config import RuntimeConfig
+from tests.conftest import EXAMPLES
+
+
+def selected(fmt: str = "onnx") -> SelectedArtifact:
+    return SelectedArtifact("onnx-fp16", f"model.{fmt}", Path("x"), fmt, "fp16", "0" * 64, 1)
+
+
+def config(example: str, *overrides: str, fmt: str = "onnx") -> RuntimeConfig:
+    spec = load_spec(EXAMPLES / example / "deploy.yaml", list(overrides))
+    return RuntimeConfig.from_json(runtime_config(spec, selected(fmt), {}).to_json())
+
+
+def test_cpu_target_runs_on_cpu_with_batching():
+    rt = config("digits-cnn")
+    assert rt.providers == ["CPUExecutionProvider"] and rt.batching and rt.trt_options == {}
+    assert [t.shape for t in rt.inputs] == [[-1, 1, 8, 8]] and rt.inputs[0].datatype == "FP32"
+
+
+def test_gpu_target_gets_one_tensorrt_profile_for_every_batch_and_fp16():
+    rt = config("text-encoder", "target=nvidia-h100")
+    assert rt.providers[0] == "TensorrtExecutionProvider" and rt.trt_engine_cache
+    assert rt.trt_options["trt_fp16_enable"] == "True"
+    assert rt.trt_options["trt_profile_min_shapes"].startswith("input_ids:1x")
+    assert rt.trt_options["trt_profile_max_shapes"].startswith("input_ids:32x")
+
+
+def test_cuda_pt2_runs_on_the_gpu():
+    assert config("digits-cnn", "target=nvidia-h100", fmt="pt2").providers == ["CUDAExecutionProvider"]
+
+
+def test_edge_bundle_has_fixed_shapes_and_no_batching():
+    rt = config("text-encoder", "target=android-arm64", fmt="tflite")
+    assert not rt.batching and rt.backend == "litert"
+    assert rt.inputs[0].shape == [-1, 32]
