@@ -72,7 +72,7 @@ def test_h100_build_on_this_host_through_the_cli(cli, tmp_path):
     tree = tmp_path / "nvidia-h100"
     report = json.loads((tree / "report.json").read_text())
     assert report["measured"] is False
-    assert report["latency_note"] == ("not measured on this host (the target runs on a H100 GPU; "
+    assert report["latency_note"] == ("not measured on this host (the target runs on an NVIDIA H100 GPU; "
                                       "this host is x86_64 without it)")
     assert report["selected"]["candidate"] == "onnx-fp16"
     rows = {row["candidate"]: row for row in report["candidates"]}
