@@ -14,7 +14,7 @@ DIGITS = EXAMPLES / "digits-cnn" / "deploy.yaml"
 
 
 def write_spec(tmp_path: Path, text: str, name: str = "deploy.yaml") -> Path:
-    for f in ("model.py", "data.py", "weights.safetensors"):
+    for f in ("model.py", "data.py", "weights.safetensors", "calibration.npz", "holdout.npz"):
         (tmp_path / f).write_bytes((EXAMPLES / "digits-cnn" / f).read_bytes())
     path = tmp_path / name
     path.write_text(text)
