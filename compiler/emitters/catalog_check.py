@@ -3,8 +3,14 @@ the kubernetes emitter's analysis-query check and the monitoring emitter's rule/
 
 The catalog (compiler/runtime/catalog.py) is the only source of metric names. Besides it,
 an expression may name:
-- `job` and `instance`, which Prometheus attaches to every scraped series, and `up`, the
-  series it writes per target;
+- SCRAPE_LABELS, the target labels every series scraped from the runtime carries (and `up`,
+  the series Prometheus writes per target). The runtime cannot know its pod or ReplicaSet, so
+  these are added at scrape time, not exported: `job` and `instance` by Prometheus itself;
+  `namespace` and `pod` by the Prometheus Operator for every ServiceMonitor target; and the
+  series forms of POD_TARGET_LABELS, which the generated ServiceMonitor copies from the pod
+  (`podTargetLabels`; compiler/emitters/monitoring/manifests.py reads the same constant and
+  documents the relabel_configs a plain Prometheus needs for the same labels). So a query may
+  only filter on a scrape label the generated scrape config really adds;
 - series recorded by an earlier rule of the same build, with the labels that rule keeps
   (the caller adds them to `known`).
 Label values are checked where the catalog fixes them: `outcome` against the runtime's
@@ -23,14 +29,32 @@ from compiler.runtime.catalog import OUTCOMES, SERIES, series_labels
 
 Known = dict[str, frozenset[str]]  # series name -> the labels it carries
 
+# Prometheus itself: every scrape config.
 TARGET_LABELS = frozenset({"job", "instance"})
+# The Prometheus Operator, for every ServiceMonitor endpoint: series label -> the Kubernetes
+# discovery label it is taken from (a plain Prometheus scrape job relabels the same).
+KUBERNETES_TARGET_LABELS = {"namespace": "__meta_kubernetes_namespace", "pod": "__meta_kubernetes_pod_name"}
+# Pod labels the generated ServiceMonitor copies onto the series. Argo Rollouts sets this one
+# on the pods of each ReplicaSet it creates: it tells the canary's series from the stable's.
+ROLLOUTS_HASH_POD_LABEL = "rollouts-pod-template-hash"
+POD_TARGET_LABELS = (ROLLOUTS_HASH_POD_LABEL,)
 PROMETHEUS_SERIES = {"up": frozenset()}
+
+
+def series_label(pod_label: str) -> str:
+    """The series label a pod label becomes: the Operator (and the `__meta_kubernetes_pod_label_*`
+    discovery labels) replace each character not valid in a label name by `_`."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", pod_label)
+
+
+CANARY_HASH_LABEL = series_label(ROLLOUTS_HASH_POD_LABEL)  # rollouts_pod_template_hash
+SCRAPE_LABELS = TARGET_LABELS | frozenset(KUBERNETES_TARGET_LABELS) | frozenset(map(series_label, POD_TARGET_LABELS))
 
 
 def known_series() -> Known:
     """Series an expression may name, with their labels (before any recording rule)."""
-    known = {name: frozenset(series_labels(name) or ()) | TARGET_LABELS for name in SERIES}
-    known.update({k: v | TARGET_LABELS for k, v in PROMETHEUS_SERIES.items()})
+    known = {name: frozenset(series_labels(name) or ()) | SCRAPE_LABELS for name in SERIES}
+    known.update({k: v | SCRAPE_LABELS for k, v in PROMETHEUS_SERIES.items()})
     return known
 
 

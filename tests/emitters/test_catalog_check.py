@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from compiler.emitters.catalog_check import expr_problems, known_series, result_labels
+from compiler.emitters.catalog_check import SCRAPE_LABELS, expr_problems, known_series, result_labels
 from compiler.runtime.catalog import BY_NAME, LATENCY_BUCKETS
 
 
@@ -60,4 +60,33 @@ def test_recorded_series_are_known_with_the_labels_they_keep():
     assert expr_problems('model:x:rate5m{outcome="timeout"}', known) == [
         "unknown label 'outcome': 'outcome' is not on metric 'model:x:rate5m' (it has: model)"]
     assert result_labels("deployc_inflight_requests / deployc_max_concurrency", known) == {
-        "model", "job", "instance"}
+        "model", "job", "instance", "namespace", "pod", "rollouts_pod_template_hash"}
+
+
+def test_scrape_labels_are_on_every_scraped_series_and_on_up():
+    known = known_series()
+    for name in ("deployc_requests_total", "deployc_request_duration_seconds_bucket", "up"):
+        assert known[name] >= SCRAPE_LABELS
+    q = ('sum by (pod) (rate(deployc_requests_total{model="m",namespace="{{ namespace }}",'
+         'pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)",rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))')
+    assert expr_problems(q) == []
+    assert expr_problems('up{rollouts_pod_template_hash="5d8f9c7b4"} == 0') == []
+
+
+@pytest.mark.parametrize("label", ["rollout_pod_template_hash", "rollouts-pod-template-hash",
+                                   "pod_template_hash", "container", "kubernetes_pod_name"])
+def test_a_label_no_scrape_config_of_ours_adds_fails(label):
+    problems = expr_problems(f'deployc_requests_total{{model="m",{label}="x"}}')
+    if "-" in label:  # the pod label's own name is not even a valid series label name
+        assert problems == ["cannot read query: malformed label matcher rollouts-pod"]
+    else:
+        assert problems == [f"unknown label '{label}': '{label}' is not on metric 'deployc_requests_total' "
+                            "(it has: instance, job, model, namespace, outcome, pod, rollouts_pod_template_hash)"]
+
+
+def test_a_recording_that_aggregates_the_pods_away_drops_their_labels():
+    known = known_series()
+    known["model:x:rate1m"] = result_labels("sum by (model) (rate(deployc_requests_total[1m]))", known)
+    assert expr_problems('model:x:rate1m{rollouts_pod_template_hash="h"}', known) == [
+        "unknown label 'rollouts_pod_template_hash': 'rollouts_pod_template_hash' is not on metric "
+        "'model:x:rate1m' (it has: model)"]

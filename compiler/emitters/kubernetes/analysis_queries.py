@@ -4,6 +4,20 @@ Two checks, both scoped to the model by the runtime's `model` label:
 - error ratio: (server_error + timeout) requests / all requests over the window;
 - p99 latency: histogram_quantile(0.99) over request_duration_seconds_bucket.
 
+Judging the canary alone
+------------------------
+Stable and canary pods export the same series with the same `model` label; a query scoped by
+`model` alone averages them, and a canary failing at 10% traffic is diluted tenfold by a
+healthy stable. So every selector also carries the controller's canary `scope`, matchers on
+labels added at scrape time (compiler/emitters/catalog_check.py: SCRAPE_LABELS; the runtime
+cannot know its own pod template hash):
+- Argo Rollouts: `rollouts_pod_template_hash="{{args.canary-hash}}"`, the ReplicaSet hash the
+  Rollout passes in (argo.py; the ServiceMonitor copies the pod label onto the series);
+- Flagger: `namespace` and a `pod` regex on the target Deployment's pods (flagger.py).
+The generated ServiceMonitor adds these labels; with monitoring disabled, or a plain Prometheus,
+the scrape job in place must add them (compiler/emitters/monitoring/manifests.py shows its
+relabel_configs), else every measurement is "no data" below.
+
 No data, and how `rollout.analysis.on_no_data` is honoured
 -----------------------------------------------------------
 A window without traffic makes these queries return an empty vector or NaN (0/0, or a quantile
@@ -52,26 +66,44 @@ class Check:
     threshold: float  # the largest acceptable value
 
 
-def checks(model: str, max_error_ratio: float, max_p99_seconds: float, window: str) -> tuple[Check, ...]:
-    """The analysis checks; `window` is a PromQL duration or a controller's template variable."""
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher of the canary scope; the value may hold a controller's variable."""
+
+    label: str
+    op: str  # "=" or "=~"
+    value: str
+
+    def text(self) -> str:
+        return f"{self.label}{self.op}{quote(self.value)}"
+
+
+def checks(model: str, max_error_ratio: float, max_p99_seconds: float, window: str,
+           scope: tuple[Matcher, ...]) -> tuple[Check, ...]:
+    """The analysis checks; `window` is a PromQL duration or a controller's template variable,
+    `scope` the matchers that keep only the canary's series."""
     return (
-        Check("error-ratio", error_ratio(model, window), max_error_ratio),
-        Check("p99-latency", p99_latency(model, window), max_p99_seconds),
+        Check("error-ratio", error_ratio(model, window, scope), max_error_ratio),
+        Check("p99-latency", p99_latency(model, window, scope), max_p99_seconds),
     )
 
 
-def error_ratio(model: str, window: str) -> str:
-    failed, m = quote("|".join(FAILED_OUTCOMES)), quote(model)
+def error_ratio(model: str, window: str, scope: tuple[Matcher, ...]) -> str:
+    failed = Matcher("outcome", "=~", "|".join(FAILED_OUTCOMES))
     return _with_sentinel(
-        f'(sum(rate({REQUESTS}{{model={m},outcome=~{failed}}}[{window}])) or vector(0))\n'
+        f'(sum(rate({REQUESTS}{_selector(model, scope + (failed,))}[{window}])) or vector(0))\n'
         f'/\n'
-        f'(sum(rate({REQUESTS}{{model={m}}}[{window}])) > 0)')
+        f'(sum(rate({REQUESTS}{_selector(model, scope)}[{window}])) > 0)')
 
 
-def p99_latency(model: str, window: str) -> str:
+def p99_latency(model: str, window: str, scope: tuple[Matcher, ...]) -> str:
     return _with_sentinel(
-        f'histogram_quantile({QUANTILE}, sum by (le) (rate({DURATION_BUCKET}{{model={quote(model)}}}[{window}])))\n'
+        f'histogram_quantile({QUANTILE}, sum by (le) (rate({DURATION_BUCKET}{_selector(model, scope)}[{window}])))\n'
         f'>= 0')
+
+
+def _selector(model: str, matchers: tuple[Matcher, ...]) -> str:
+    return "{" + ",".join(m.text() for m in (Matcher("model", "=", model),) + matchers) + "}"
 
 
 def quote(value: str) -> str:

@@ -2,6 +2,12 @@
 
 Argo's kinds have no typed client models, so they are dicts; the pod template inside is the
 same typed object the Deployment uses, sanitized, so both controllers run identical pods.
+
+The AnalysisTemplate judges one ReplicaSet: it takes the argument `canary-hash` and filters
+every series on `rollouts_pod_template_hash` (the pod label Argo sets on each ReplicaSet's
+pods, copied onto the series by the ServiceMonitor's podTargetLabels). Each analysis step,
+and blue-green's prePromotionAnalysis, passes `podTemplateHashValue: Latest`: the newest
+ReplicaSet, which is the canary during a canary step and the preview before promotion.
 """
 
 from __future__ import annotations
@@ -10,20 +16,24 @@ from typing import Any
 
 from kubernetes import client
 
+from compiler.emitters.catalog_check import CANARY_HASH_LABEL
 from compiler.emitters.kubernetes import analysis_queries as aq
 from compiler.emitters.kubernetes import service
 from compiler.emitters.kubernetes.common import Workload, plain
 from compiler.frontend.spec import CanaryStep
 
 API_VERSION = "argoproj.io/v1alpha1"
+HASH_ARG = "canary-hash"
+CANARY_SCOPE = (aq.Matcher(CANARY_HASH_LABEL, "=", f"{{{{args.{HASH_ARG}}}}}"),)
 
 
 def analysis_template(w: Workload) -> dict[str, Any]:
     a = w.spec.rollout.analysis
-    checks = aq.checks(w.model, a.max_error_ratio, a.max_p99_latency_seconds, aq.rate_window(a.interval))
+    checks = aq.checks(w.model, a.max_error_ratio, a.max_p99_latency_seconds, aq.rate_window(a.interval),
+                       CANARY_SCOPE)
     return {
         "apiVersion": API_VERSION, "kind": "AnalysisTemplate", "metadata": w.metadata_dict(),
-        "spec": {"metrics": [_metric(w, check) for check in checks]},
+        "spec": {"args": [{"name": HASH_ARG}], "metrics": [_metric(w, check) for check in checks]},
     }
 
 
@@ -54,7 +64,9 @@ def rollout(w: Workload, pod: client.V1PodTemplateSpec) -> dict[str, Any]:
 
 
 def _template_ref(w: Workload) -> dict[str, Any]:
-    return {"templates": [{"templateName": w.name}]}
+    # Latest: the newest ReplicaSet's hash, the canary's or the preview's (never the stable's).
+    return {"templates": [{"templateName": w.name}],
+            "args": [{"name": HASH_ARG, "valueFrom": {"podTemplateHashValue": "Latest"}}]}
 
 
 def _canary(w: Workload) -> dict[str, Any]:

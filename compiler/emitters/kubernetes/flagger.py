@@ -9,6 +9,17 @@ Mapping from the spec's canary steps (Flagger has no per-step script):
 `spec.provider` is left unset: Flagger then routes traffic with the mesh or ingress it was
 installed with (`-mesh-provider`); the plain `kubernetes` provider cannot split traffic by weight.
 Flagger generates the Services (`<name>`, `<name>-primary`, `<name>-canary`) itself.
+
+Which series are the canary's: Flagger copies the target Deployment to `<name>-primary` (the
+stable track) and runs the canary as the target Deployment itself, so canary pods are named
+`<target>-<replicaset hash>-<suffix>` and primary pods `<target>-primary-<hash>-<suffix>`.
+MetricTemplate queries get Flagger's `{{ namespace }}` and `{{ target }}` variables, and the
+queries filter on the scrape labels `namespace` and `pod` with the regex Flagger's own builtin
+checks use, `{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)`: anchored, it matches exactly two
+segments after the target name, so it takes the canary's pods and never the primary's
+(`primary-<hash>-<suffix>` is three). Not the `<name>-canary` Service: scraping goes through
+our own metrics Service (service.py), so `service`/`job` do not tell the tracks apart, and
+Flagger offers no variable holding the canary ReplicaSet's pod-template-hash.
 """
 
 from __future__ import annotations
@@ -19,8 +30,10 @@ from compiler.emitters.kubernetes import analysis_queries as aq
 from compiler.emitters.kubernetes.common import HTTP_PORT_NAME, Workload
 
 API_VERSION = "flagger.app/v1beta1"
-# Flagger substitutes the metric's `interval` here at query time.
+# Flagger substitutes the metric's `interval`, the Canary's namespace and its targetRef's name.
 WINDOW_VARIABLE = "{{ interval }}"
+CANARY_POD_REGEX = "{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+CANARY_SCOPE = (aq.Matcher("namespace", "=", "{{ namespace }}"), aq.Matcher("pod", "=~", CANARY_POD_REGEX))
 PROGRESS_DEADLINE_SECONDS = 600
 
 
@@ -54,7 +67,7 @@ def canary(w: Workload) -> dict[str, Any]:
 
 def _checks(w: Workload) -> tuple[aq.Check, ...]:
     a = w.spec.rollout.analysis
-    return aq.checks(w.model, a.max_error_ratio, a.max_p99_latency_seconds, WINDOW_VARIABLE)
+    return aq.checks(w.model, a.max_error_ratio, a.max_p99_latency_seconds, WINDOW_VARIABLE, CANARY_SCOPE)
 
 
 def _metric(w: Workload, check: aq.Check) -> dict[str, Any]:

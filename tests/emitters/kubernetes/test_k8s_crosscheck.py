@@ -40,8 +40,30 @@ def test_wrong_label_and_outcome_fail():
 
 
 def test_grouping_by_a_label_the_series_lacks_fails():
-    problems = crosscheck.problems('sum by (pod) (rate(deployc_requests_total{model="m"}[1m]))')
-    assert problems == ["grouping label 'pod' is not on any series the query reads (deployc_requests_total)"]
+    problems = crosscheck.problems('sum by (service) (rate(deployc_requests_total{model="m"}[1m]))')
+    assert problems == ["grouping label 'service' is not on any series the query reads (deployc_requests_total)"]
+
+
+def test_scrape_labels_the_servicemonitor_adds_pass():
+    """pod, namespace and the Argo hash are added at scrape time (catalog_check.SCRAPE_LABELS)."""
+    q = ('sum by (pod) (rate(deployc_requests_total{model="m",namespace="default",'
+         'rollouts_pod_template_hash="{{args.canary-hash}}"}[1m]))')
+    assert crosscheck.problems(q) == []
+
+
+@pytest.mark.parametrize("case, right, wrong", [
+    ("canary", "rollouts_pod_template_hash=", "rollout_pod_template_hash="),  # "rollout", not "rollouts"
+    ("canary", "rollouts_pod_template_hash=", "pod_template_hash="),  # the Deployment's pod label: not scraped
+    ("flagger-canary", "pod=~", "pod_name=~"),
+    ("flagger-canary", "namespace=", "kubernetes_namespace="),  # old Prometheus charts' relabeling
+])
+def test_a_wrong_scrape_label_in_a_generated_query_fails_the_build(case, right, wrong):
+    queries = [q for q in crosscheck.queries_in(manifests(emit_case(case)).values()) if right in q.query]
+    assert len(queries) == 2  # error ratio and p99 latency
+    broken = [NamedQuery(q.owner, q.query.replace(right, wrong)) for q in queries]
+    with pytest.raises(MetricCrossCheckError, match=f"unknown label '{wrong.rstrip('=~')}'") as info:
+        crosscheck.check(broken)
+    assert "error-ratio" in str(info.value) and "p99-latency" in str(info.value)
 
 
 def test_le_only_exists_on_bucket_series():

@@ -15,14 +15,17 @@ def test_rolling_is_a_plain_deployment_without_controller_objects():
     assert "replicas" not in manifests(emit_case("rolling"))["deployment.yaml"]["spec"]  # the HPA owns it
 
 
+# Every analysis run judges the newest ReplicaSet: the canary, or blue-green's preview.
+ANALYSIS = {"templates": [{"templateName": "digits-cnn"}],
+            "args": [{"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}]}
+
+
 def test_argo_canary_steps_follow_the_spec():
     files = emit_case("canary")
     rollout = one(files, "Rollout")["spec"]
     assert rollout["strategy"]["canary"]["steps"] == [
-        {"setWeight": 10}, {"pause": {"duration": "1m"}},
-        {"analysis": {"templates": [{"templateName": "digits-cnn"}]}},
-        {"setWeight": 50}, {"pause": {"duration": "2m"}},
-        {"analysis": {"templates": [{"templateName": "digits-cnn"}]}}]
+        {"setWeight": 10}, {"pause": {"duration": "1m"}}, {"analysis": ANALYSIS},
+        {"setWeight": 50}, {"pause": {"duration": "2m"}}, {"analysis": ANALYSIS}]
     assert rollout["strategy"]["canary"]["maxUnavailable"] == 0
     assert one(files, "AnalysisTemplate")["metadata"]["name"] == "digits-cnn"
     assert one(files, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"] == {
@@ -41,7 +44,7 @@ def test_argo_blue_green_services_and_promotion():
     bg = one(files, "Rollout")["spec"]["strategy"]["blueGreen"]
     assert bg == {"activeService": "text-encoder", "previewService": "text-encoder-preview",
                   "autoPromotionEnabled": False, "scaleDownDelaySeconds": 30,
-                  "prePromotionAnalysis": {"templates": [{"templateName": "text-encoder"}]}}
+                  "prePromotionAnalysis": {**ANALYSIS, "templates": [{"templateName": "text-encoder"}]}}
     objs = manifests(files)
     assert objs["service-preview.yaml"]["spec"]["ports"] == [
         {"name": "http", "port": 8081, "targetPort": "http", "protocol": "TCP"}]
@@ -59,14 +62,18 @@ def test_blue_green_auto_promotion_settings():
 
 
 def test_analysis_template_queries_and_thresholds():
-    metrics = one(emit_case("canary"), "AnalysisTemplate")["spec"]["metrics"]
+    template = one(emit_case("canary"), "AnalysisTemplate")["spec"]
+    assert template["args"] == [{"name": "canary-hash"}]  # no default: a run without it is an error
+    metrics = template["metrics"]
     assert [m["name"] for m in metrics] == ["error-ratio", "p99-latency"]
     for m in metrics:
         assert (m["interval"], m["count"], m["failureLimit"]) == ("1m", 5, 1)
         prom = m["provider"]["prometheus"]
         assert prom["address"] == "http://prometheus-operated.monitoring.svc:9090"
         assert prom["query"].rstrip().endswith("or vector(-1)")
-        assert 'model="digits-cnn"' in prom["query"]
+        # Every selector judges the canary's ReplicaSet alone.
+        canary_only = '{model="digits-cnn",rollouts_pod_template_hash="{{args.canary-hash}}"'
+        assert prom["query"].count(canary_only) == prom["query"].count("{model=") >= 1
     err, lat = metrics
     assert 'outcome=~"server_error|timeout"' in err["provider"]["prometheus"]["query"]
     assert "histogram_quantile(0.99" in lat["provider"]["prometheus"]["query"]
@@ -115,7 +122,13 @@ def test_flagger_canary_over_a_deployment_with_metric_templates():
     assert [m["thresholdRange"] for m in analysis["metrics"]] == [{"min": 0, "max": 0.01}, {"min": 0, "max": 0.25}]
     templates = {o["metadata"]["name"]: o for o in objs.values() if o.get("kind") == "MetricTemplate"}
     assert sorted(templates) == ["digits-cnn-error-ratio", "digits-cnn-p99-latency"]
-    assert all("[{{ interval }}]" in t["spec"]["query"] for t in templates.values())
+    for t in templates.values():
+        query = t["spec"]["query"]
+        assert "[{{ interval }}]" in query
+        # Only the canary's pods: the target Deployment's, never <target>-primary's.
+        canary_only = ('{model="digits-cnn",namespace="{{ namespace }}",'
+                       'pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"')
+        assert query.count(canary_only) == query.count("{model=") >= 1
     assert one(files, "Deployment")["spec"]["template"] == one(emit("digits-cnn", ["rollout.strategy=rolling"]),
                                                                "Deployment")["spec"]["template"]
     # Flagger generates the serving Services; only the metrics Service is ours.

@@ -91,6 +91,9 @@ def test_custom_resources_validate_against_crds(case):
     ("canary", "rollout.yaml", ("spec", "strategy", "canary")),
     ("canary", "rollout.yaml", ("spec", "template", "spec", "containers", 0)),
     ("canary", "analysistemplate.yaml", ("spec", "metrics", 0, "provider", "prometheus")),
+    ("canary", "analysistemplate.yaml", ("spec", "args", 0)),
+    ("canary", "rollout.yaml", ("spec", "strategy", "canary", "steps", 2, "analysis", "args", 0, "valueFrom")),
+    ("blue-green", "rollout.yaml", ("spec", "strategy", "blueGreen", "prePromotionAnalysis", "args", 0)),
     ("flagger-canary", "canary.yaml", ("spec", "analysis")),
     ("flagger-canary", "metrictemplate-error-ratio.yaml", ("spec",)),
 ])

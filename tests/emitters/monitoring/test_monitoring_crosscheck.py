@@ -39,7 +39,8 @@ def test_catalog_expressions_pass(expr):
     ('deployc_requests_total{outcome=~"server_error|failed"}', "outcome 'failed' is never set"),
     ('deployc_request_duration_seconds_bucket{le="0.2"}', "le '0.2' is never set"),
     ('deployc_request_duration_seconds_count{le="0.25"}', "'le'"),  # le is only on _bucket
-    ("sum by (pod) (deployc_inflight_requests)", "'pod'"),
+    ("sum by (container) (deployc_inflight_requests)", "'container'"),  # not a scrape label we add
+    ('deployc_requests_total{rollout_pod_template_hash="abc"}', "'rollout_pod_template_hash'"),  # rollouts_
     ("deployc_inflight_requests / ignoring (outcome) deployc_max_concurrency", "'outcome'"),
 ])
 def test_wrong_names_fail_naming_the_rule_and_the_culprit(expr, named):
@@ -75,8 +76,9 @@ def test_a_panel_with_a_wrong_label_fails_the_build(monkeypatch):
     real = dashboard_module._panels
 
     def with_bad_panel(s, drift):
-        return real(s, drift) + [dashboard_module.Panel("Pods", "short", (("x", "sum by (pod) (deployc_model_ready)"),))]
+        bad = dashboard_module.Panel("Pods", "short", (("x", "sum by (pod_name) (deployc_model_ready)"),))
+        return real(s, drift) + [bad]
 
     monkeypatch.setattr(dashboard_module, "_panels", with_bad_panel)
-    with pytest.raises(CatalogMismatchError, match="dashboard panel 'Pods'.*'pod'"):
+    with pytest.raises(CatalogMismatchError, match="dashboard panel 'Pods'.*'pod_name'"):
         MonitoringEmitter().emit(context("text-encoder"))

@@ -9,7 +9,12 @@ alert_for=2s. Then:
    no error alert is active;
 2. requests with a 1 microsecond client timeout (the runtime counts outcome="timeout") and
    requests whose pixels all land in the top baseline bucket: DeploycErrorRatioHigh and
-   DeploycInputDrift go pending, then firing, as read back from /api/v1/alerts.
+   DeploycInputDrift go pending, then firing, as read back from /api/v1/alerts;
+3. the scrape job carries the relabel_configs the ServiceMonitor's module documents for a plain
+   Prometheus, fed with the Kubernetes discovery labels a pod of an Argo canary ReplicaSet would
+   have: the series get `pod`, `namespace` and `rollouts_pod_template_hash`, and the generated
+   AnalysisTemplate's error-ratio query, given that hash, reads the failures; given the stable
+   ReplicaSet's hash it reads no data (-1).
 Bounded by deadlines (< 90 s in all); both servers are stopped at the end.
 """
 
@@ -31,7 +36,8 @@ import pytest
 import yaml
 
 from compiler.emitters.base import EmitContext
-from compiler.emitters.monitoring import MonitoringEmitter, Options
+from compiler.emitters.kubernetes import KubernetesEmitter
+from compiler.emitters.monitoring import MonitoringEmitter, Options, manifests
 from compiler.frontend import load_spec
 from compiler.passes.baseline import compute_baseline
 from compiler.runtime.config import RuntimeConfig, TensorInfo
@@ -47,6 +53,11 @@ for module in ("onnx", "onnxruntime", "starlette", "uvicorn"):
     pytest.importorskip(module, reason=f"the live test serves a model with the runtime, which needs {module}")
 
 MODEL = "digits-cnn"
+CANARY_HASH, STABLE_HASH = "6b9c8d7f5", "5d8f9c7b4"
+# What Kubernetes discovery would attach to the target of a canary pod (a static target has none).
+DISCOVERED = {"__meta_kubernetes_namespace": "default",
+              "__meta_kubernetes_pod_name": f"{MODEL}-{CANARY_HASH}-x2x7q",
+              "__meta_kubernetes_pod_label_rollouts_pod_template_hash": CANARY_HASH}
 
 
 def _free_port() -> int:
@@ -175,7 +186,8 @@ def test_error_and_drift_alerts_fire_in_a_real_prometheus(tmp_path):
     prom_config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(rules)],
-        "scrape_configs": [{"job_name": MODEL, "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]}],
+        "scrape_configs": [{"job_name": MODEL, "relabel_configs": manifests.relabel_configs(),
+                            "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"], "labels": DISCOVERED}]}],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(prom_config, sort_keys=True))
 
@@ -221,8 +233,24 @@ def test_error_and_drift_alerts_fire_in_a_real_prometheus(tmp_path):
         assert float(drift["value"]) > 0.2
         # Polled every few tens of milliseconds, the 2 s pending phase of each alert is seen.
         assert seen_pending == set(wanted)
+
+        # 3. The canary analysis reads this pod's series by its ReplicaSet hash, and only by it.
+        up = _query(prom_port, f'up{{job="{MODEL}"}}')[0]["metric"]
+        assert (up["namespace"], up["pod"], up["rollouts_pod_template_hash"]) == (
+            "default", DISCOVERED["__meta_kubernetes_pod_name"], CANARY_HASH)
+        query = _analysis_query("error-ratio")
+        canary = float(_query(prom_port, query.replace("{{args.canary-hash}}", CANARY_HASH))[0]["value"][1])
+        stable = float(_query(prom_port, query.replace("{{args.canary-hash}}", STABLE_HASH))[0]["value"][1])
+        assert 0 < canary <= 1 and stable == -1
     finally:
         servers.stop()
+
+
+def _analysis_query(check: str) -> str:
+    spec = load_spec(REPO / "examples" / MODEL / "deploy.yaml", ["rollout.strategy=canary"])
+    files = KubernetesEmitter().emit(EmitContext(spec=spec, selected=None, runtime=None, report={}))
+    metrics = yaml.safe_load(files["k8s/analysistemplate.yaml"])["spec"]["metrics"]
+    return next(m["provider"]["prometheus"]["query"] for m in metrics if m["name"] == check)
 
 
 def _safe(check) -> bool:

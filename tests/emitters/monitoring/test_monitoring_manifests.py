@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 import yaml
 
+from compiler.emitters import catalog_check
+from compiler.emitters.catalog_check import series_label
+from compiler.emitters.monitoring import manifests
 from monitoring_helpers import EXAMPLES, emit, load
 
 import crd_validate  # tests/crd_validate.py, put on sys.path by monitoring_helpers
@@ -31,6 +36,33 @@ def test_the_strict_validator_rejects_an_undeclared_field(files):
     rule["spec"]["groups"][0]["rules"][0]["severity"] = "page"  # belongs under labels
     with pytest.raises(jsonschema.ValidationError):
         crd_validate.validate_custom(rule)
+
+
+@needs_crds
+def test_the_strict_validator_rejects_a_misspelled_pod_target_labels(files):
+    import jsonschema
+
+    monitor = load(files, "servicemonitor.yaml")
+    monitor["spec"]["podTargetLabel"] = monitor["spec"].pop("podTargetLabels")
+    with pytest.raises(jsonschema.ValidationError):
+        crd_validate.validate_custom(monitor)
+
+
+def test_servicemonitor_adds_exactly_the_scrape_labels_the_cross_check_accepts(files):
+    """The canary analysis filters on the Argo hash: the ServiceMonitor must put it on every series,
+    and the cross-check may accept no pod label the ServiceMonitor does not copy."""
+    monitor = load(files, "servicemonitor.yaml")
+    assert monitor["spec"]["podTargetLabels"] == ["rollouts-pod-template-hash"]
+    copied = {series_label(p) for p in monitor["spec"]["podTargetLabels"]}
+    assert copied == {"rollouts_pod_template_hash"} == {catalog_check.CANARY_HASH_LABEL}
+    assert catalog_check.SCRAPE_LABELS == {"job", "instance", "namespace", "pod"} | copied
+
+
+def test_module_docs_show_the_relabel_configs_a_plain_prometheus_needs():
+    rendered = yaml.safe_dump({"relabel_configs": manifests.relabel_configs()}, default_flow_style=None)
+    assert textwrap.indent(rendered, "    ") in manifests.__doc__
+    targets = {r["target_label"] for r in manifests.relabel_configs()}
+    assert targets == catalog_check.SCRAPE_LABELS - catalog_check.TARGET_LABELS
 
 
 def test_prometheusrule_carries_the_plain_rules_file(files):
