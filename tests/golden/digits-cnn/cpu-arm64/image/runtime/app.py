@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,8 +20,6 @@ from .infer import JSON_HEADERS, PATH, Handler, error_body
 from .openapi import OPENAPI
 from .protocol import check_model
 from .state import RuntimeState
-
-log = logging.getLogger("runtime")
 
 SERVER_NAME = "deployc-runtime"
 SERVER_VERSION = "0.1.0"

@@ -87,8 +87,13 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, metrics_port: i
     state: RuntimeState = app.runtime
     metrics_server = None
     if metrics_port is not None:
+        if metrics_port == port:
+            raise SystemExit(f"runtime: --metrics-port {metrics_port} is the serving port; /metrics is there anyway")
         # A second port for scrapes only (NetworkPolicy opens it to monitoring, not to clients).
-        metrics_server, _ = start_http_server(metrics_port, addr=host, registry=state.metrics.registry)
+        try:
+            metrics_server, _ = start_http_server(metrics_port, addr=host, registry=state.metrics.registry)
+        except OSError as exc:
+            raise SystemExit(f"runtime: cannot serve metrics on {host}:{metrics_port}: {exc}") from None
     uvicorn_config = uvicorn.Config(
         app, host=host, port=port, lifespan="on", access_log=False, log_config=None,
         timeout_keep_alive=30, timeout_graceful_shutdown=max(1, config.drain_seconds),

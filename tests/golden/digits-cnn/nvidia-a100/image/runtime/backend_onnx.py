@@ -40,6 +40,7 @@ def _providers(config: RuntimeConfig) -> list:
             providers.append((name, {
                 "trt_engine_cache_enable": True, "trt_engine_cache_path": config.trt_engine_cache,
                 "trt_timing_cache_enable": True, "trt_timing_cache_path": config.trt_engine_cache,
+                **config.trt_options,
             }))
         else:
             providers.append(name)

@@ -179,9 +179,6 @@ class BatchingEngine(Engine):
             else:
                 item.future.set_result(parts[i])
 
-    def queued(self) -> int:
-        return sum(len(g) for g in self.groups.values())
-
     async def close(self) -> None:
         if self.timer is not None:
             self.timer.cancel()

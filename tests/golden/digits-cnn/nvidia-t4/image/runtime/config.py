@@ -46,6 +46,9 @@ class RuntimeConfig:
     drain_seconds: int = 20
     drift: dict[str, DriftBaseline] = field(default_factory=dict)
     trt_engine_cache: str = ""  # a writable folder for TensorRT engines, when that EP is used
+    # Extra TensorRT EP options from the build: the optimization profile of the dynamic dims
+    # (so one engine covers every batch the server forms) and trt_fp16_enable.
+    trt_options: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"

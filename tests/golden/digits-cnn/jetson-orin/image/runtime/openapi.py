@@ -1,0 +1,101 @@
+"""OpenAPI 3.0 description of the REST surface (static; schemathesis and API docs read it)."""
+
+from __future__ import annotations
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_body(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR = _json_body(_ref("Error"), "Refused or failed; `error` says why and names the field")
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    "Parameters": {"type": "object", "additionalProperties": True},
+    "Tensor": {
+        "type": "object", "required": ["name", "datatype", "shape"],
+        "properties": {
+            "name": {"type": "string"},
+            "datatype": {"type": "string", "enum": ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8",
+                                                    "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"]},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "parameters": _ref("Parameters"),
+            "data": {"description": "row-major values, flat or nested (absent with binary_data_size)"},
+        },
+    },
+    "RequestedOutput": {"type": "object", "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "parameters": _ref("Parameters")}},
+    "InferRequest": {
+        "type": "object", "required": ["inputs"],
+        "properties": {"id": {"type": "string"}, "parameters": _ref("Parameters"),
+                       "inputs": {"type": "array", "minItems": 1, "items": _ref("Tensor")},
+                       "outputs": {"type": "array", "items": _ref("RequestedOutput")}},
+    },
+    "InferResponse": {
+        "type": "object", "required": ["model_name", "outputs"],
+        "properties": {"model_name": {"type": "string"}, "model_version": {"type": "string"},
+                       "id": {"type": "string"}, "outputs": {"type": "array", "items": _ref("Tensor")}},
+    },
+    "TensorMetadata": {"type": "object", "required": ["name", "datatype", "shape"],
+                       "properties": {"name": {"type": "string"}, "datatype": {"type": "string"},
+                                      "shape": {"type": "array", "items": {"type": "integer"}}}},
+    "ModelMetadata": {
+        "type": "object", "required": ["name", "platform", "inputs", "outputs"],
+        "properties": {"name": {"type": "string"}, "versions": {"type": "array", "items": {"type": "string"}},
+                       "platform": {"type": "string"},
+                       "inputs": {"type": "array", "items": _ref("TensorMetadata")},
+                       "outputs": {"type": "array", "items": _ref("TensorMetadata")}},
+    },
+    "ServerMetadata": {"type": "object", "required": ["name", "version", "extensions"],
+                       "properties": {"name": {"type": "string"}, "version": {"type": "string"},
+                                      "extensions": {"type": "array", "items": {"type": "string"}}}},
+    "Ready": {"type": "object", "properties": {"ready": {"type": "boolean"}, "live": {"type": "boolean"},
+                                               "name": {"type": "string"}, "reason": {"type": "string"}}},
+}
+
+
+def _get(summary: str, schema: str, extra: dict | None = None, params: list | None = None) -> dict:
+    op = {"summary": summary, "responses": {"200": _json_body(_ref(schema), "OK"), **(extra or {})}}
+    if params:
+        op["parameters"] = params
+    return {"get": op}
+
+
+def _model_paths(base: str, params: list) -> dict:
+    not_found = {"404": ERROR}
+    infer = {"post": {
+        "summary": "Run inference (JSON tensors, or the binary tensor extension with "
+                   "the Inference-Header-Content-Length header)",
+        "parameters": params,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("InferRequest")}}},
+        "responses": {"200": _json_body(_ref("InferResponse"), "Outputs"), "400": ERROR, "404": ERROR,
+                      "413": ERROR, "415": ERROR, "500": ERROR, "503": ERROR, "504": ERROR},
+    }}
+    return {
+        base: _get("Model metadata", "ModelMetadata", not_found, params),
+        base + "/ready": _get("Model readiness", "Ready", {**not_found, "503": _json_body(_ref("Ready"), "Not ready")},
+                              params),
+        base + "/infer": infer,
+    }
+
+
+OPENAPI: dict = {
+    "openapi": "3.0.3",
+    "info": {"title": "deployc runtime (Open Inference Protocol v2)", "version": "0.1.0"},
+    "paths": {
+        "/v2/health/live": _get("Liveness", "Ready"),
+        "/v2/health/ready": _get("Readiness", "Ready", {"503": _json_body(_ref("Ready"), "Not ready")}),
+        "/v2": _get("Server metadata", "ServerMetadata"),
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
+            "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        **_model_paths("/v2/models/{name}", [NAME]),
+        **_model_paths("/v2/models/{name}/versions/{version}", [NAME, VERSION]),
+    },
+    "components": {"schemas": SCHEMAS},
+}

@@ -1,0 +1,85 @@
+"""The server's lifecycle: load the model (retrying), serve, drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from .backend import BackendError, load_backend
+from .config import RuntimeConfig
+from .engine import Engine, make_engine
+from .metrics import Metrics
+from .protocol import Signature
+
+log = logging.getLogger("runtime")
+
+RETRY_FIRST_S, RETRY_MAX_S = 1.0, 60.0
+
+
+class RuntimeState:
+    def __init__(self, config: RuntimeConfig, model_dir: Path) -> None:
+        self.config = config
+        self.model_dir = model_dir
+        self.sig = Signature.of(config)
+        self.metrics = Metrics(config)
+        self.engine: Engine | None = None
+        self.load_error = ""
+        self.draining = False
+        self.inflight = 0
+        self.last_active = time.monotonic()
+        self._loader: asyncio.Task | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None and not self.draining
+
+    def not_ready_reason(self) -> str:
+        if self.draining:
+            return "the server is shutting down"
+        if self.load_error:
+            return f"the model failed to load (retrying): {self.load_error}"
+        return "the model is loading"
+
+    async def start(self) -> None:
+        # Load in the background: liveness answers while a big model (or a TensorRT engine) loads.
+        self._loader = asyncio.get_running_loop().create_task(self._load())
+
+    async def _load(self) -> None:
+        delay = RETRY_FIRST_S
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                backend = await loop.run_in_executor(None, load_backend, self.config, self.model_dir)
+                break
+            except BackendError as exc:
+                self.load_error = str(exc)
+                log.error("model load failed: %s (retry in %.0f s)", exc, delay)
+            except Exception as exc:  # a backend library's own failure: keep the trace for the operator
+                self.load_error = f"{type(exc).__name__}: {exc}"
+                log.exception("model load failed (retry in %.0f s)", delay)
+            self.metrics.load_failures.inc()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+        self.engine = make_engine(backend, self.config, self.metrics, lambda: self.inflight)
+        self.load_error = ""
+        if not self.draining:
+            self.metrics.ready.set(1)
+        log.info("model %s %s loaded (%s, %s)", self.config.model_name, self.config.model_version,
+                 self.config.backend, self.config.artifact)
+
+    def begin_drain(self) -> None:
+        """Called from the signal handler: flags only (no locks, no I/O)."""
+        self.draining = True
+
+    def drained(self, quiet_s: float) -> bool:
+        """Nothing in flight or queued, and no request for quiet_s (clients have moved on)."""
+        return self.inflight == 0 and time.monotonic() - self.last_active >= quiet_s
+
+    async def stop(self) -> None:
+        if self._loader is not None:
+            self._loader.cancel()
+        self.metrics.ready.set(0)
+        if self.engine is not None:
+            await self.engine.close()

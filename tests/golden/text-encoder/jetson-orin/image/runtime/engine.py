@@ -1,0 +1,207 @@
+"""Runs requests on the backend, always in a worker thread so the event loop keeps serving.
+
+Batching on: requests queue per shape signature (inputs of other non-batch shapes are never
+mixed); when the worker is free, the oldest group is given up to max_queue_delay_ms (counted
+from its oldest request) to fill to max_batch_size rows, then runs as one concatenated batch
+whose results are split back per request. While the worker runs, the next batch gathers.
+The fill wait happens only while other requests are on their way in (being read or decoded):
+a lone request never waits for company that is not coming.
+Batching off: each request runs on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .backend import Backend
+from .config import RuntimeConfig
+from .errors import ServerError
+from .metrics import Metrics
+from .protocol import InferRequest
+
+Results = dict[str, np.ndarray]
+
+
+@dataclass
+class _Pending:
+    req: InferRequest
+    future: asyncio.Future
+    enqueued: float
+
+
+class Engine:
+    def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                 inflight: Callable[[], int] = lambda: 0) -> None:
+        self.backend = backend
+        self.metrics = metrics
+        self.outputs = tuple(t.name for t in config.outputs)
+        # One worker: the backend's own intra-op threads use the cores; a second caller would
+        # only contend with them and with the event loop.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend")
+
+    async def infer(self, req: InferRequest) -> Results:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._direct, req, time.perf_counter())
+
+    def _direct(self, req: InferRequest, enqueued: float) -> Results:
+        self.metrics.queue_duration.observe(time.perf_counter() - enqueued)
+        return self.work(req.inputs, req.outputs, req.rows)
+
+    def work(self, inputs: dict[str, np.ndarray], outputs: tuple[str, ...], rows: int) -> Results:
+        """One backend call, in the worker thread."""
+        self.metrics.count_inputs(inputs)
+        self.metrics.batch_size.observe(rows)
+        return self.backend.run(inputs, outputs)
+
+    def poke(self) -> None:
+        """A request left the server (batching engines may stop waiting for it)."""
+
+    async def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class BatchingEngine(Engine):
+    """Event-driven: dispatch() runs on every arrival, departure, deadline and batch end, and
+    starts a batch whenever the worker is free and a group is ready. A finished batch starts
+    the next one before its own responses are encoded, so the worker never waits on the loop."""
+
+    def __init__(self, backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                 inflight: Callable[[], int] = lambda: 0) -> None:
+        super().__init__(backend, config, metrics)
+        self.loop = asyncio.get_running_loop()
+        self.inflight = inflight  # requests the server is handling, here or not yet here
+        self.inside = 0  # requests that entered infer() and have not left it
+        self.max_rows = config.max_batch_size
+        self.delay = config.max_queue_delay_ms / 1000.0
+        self.groups: dict[tuple, deque[_Pending]] = {}
+        self.rows: dict[tuple, int] = {}
+        self.busy = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def infer(self, req: InferRequest) -> Results:
+        future = self.loop.create_future()
+        group = self.groups.get(req.key)
+        if group is None:
+            group = self.groups[req.key] = deque()
+            self.rows[req.key] = 0
+        group.append(_Pending(req, future, time.perf_counter()))
+        self.rows[req.key] += req.rows
+        self.inside += 1
+        try:
+            self.dispatch()
+            return await future
+        finally:
+            self.inside -= 1
+
+    def poke(self) -> None:
+        """A request left the server: a group waiting for company may now go."""
+        if self.groups and not self.busy:
+            self.dispatch()
+
+    def dispatch(self) -> None:
+        while not self.busy and self.groups:
+            key = min(self.groups, key=lambda k: self.groups[k][0].enqueued)
+            wait = self.groups[key][0].enqueued + self.delay - time.perf_counter()
+            # Wait for company only while a group is short, its deadline is ahead, and other
+            # requests are on their way in (read or decoded, not yet queued).
+            if self.rows[key] < self.max_rows and wait > 0 and self.inflight() > self.inside:
+                if self.timer is None:
+                    self.timer = self.loop.call_later(wait, self._on_timer)
+                return
+            batch = self._take(key)
+            if batch:
+                self._start(batch)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        self.dispatch()
+
+    def _take(self, key: tuple) -> list[_Pending]:
+        group = self.groups[key]
+        batch: list[_Pending] = []
+        rows = 0
+        while group and rows + group[0].req.rows <= self.max_rows:
+            item = group.popleft()
+            self.rows[key] -= item.req.rows
+            if not item.future.done():  # a request that timed out in the queue is dropped
+                batch.append(item)
+                rows += item.req.rows
+        if not group:
+            del self.groups[key]
+            del self.rows[key]
+        return batch
+
+    def _start(self, batch: list[_Pending]) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        start = time.perf_counter()
+        for item in batch:
+            self.metrics.queue_duration.observe(start - item.enqueued)
+        reqs = [item.req for item in batch]
+        outputs = tuple(n for n in self.outputs if any(n in r.outputs for r in reqs))
+        total = sum(r.rows for r in reqs)
+        try:
+            inputs = {n: _concat([r.inputs[n] for r in reqs]) for n in reqs[0].inputs}
+        except Exception as exc:  # cannot happen for equal keys; never leave a request hanging
+            self._finish(batch, reqs, total, None, exc)
+            return
+        self.busy = True
+        running = self.loop.run_in_executor(self.executor, self.work, inputs, outputs, total)
+        running.add_done_callback(lambda f: self._done(batch, reqs, total, f))
+
+    def _done(self, batch: list[_Pending], reqs: list[InferRequest], total: int, running: asyncio.Future) -> None:
+        self.busy = False
+        self.dispatch()  # the worker starts on the next batch before these responses are encoded
+        exc = ServerError("the batch was cancelled") if running.cancelled() else running.exception()
+        self._finish(batch, reqs, total, None if exc else running.result(), exc)
+
+    @staticmethod
+    def _finish(batch: list[_Pending], reqs: list[InferRequest], total: int, results: Results | None,
+                exc: BaseException | None) -> None:
+        if exc is None:
+            try:
+                parts = _split(results, reqs, total)
+            except Exception as split_exc:
+                exc = split_exc
+        for i, item in enumerate(batch):
+            if item.future.done():
+                continue
+            if exc is not None:
+                item.future.set_exception(exc)
+            else:
+                item.future.set_result(parts[i])
+
+    async def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        await super().close()
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _split(results: Results, reqs: list[InferRequest], total: int) -> list[Results]:
+    for name, arr in results.items():
+        if arr.ndim == 0 or arr.shape[0] != total:
+            raise ServerError(f"the model returned {arr.shape} for output {name!r} from a batch of {total} rows; "
+                             "it cannot be split per request (is dim 0 really the batch?)")
+    parts: list[Results] = []
+    start = 0
+    for r in reqs:
+        parts.append({n: results[n][start:start + r.rows] for n in r.outputs})
+        start += r.rows
+    return parts
+
+
+def make_engine(backend: Backend, config: RuntimeConfig, metrics: Metrics,
+                inflight: Callable[[], int] = lambda: 0) -> Engine:
+    return (BatchingEngine if config.batching else Engine)(backend, config, metrics, inflight)

@@ -1,0 +1,43 @@
+"""Errors a request can end in; each maps to an HTTP status and a metrics outcome."""
+
+from __future__ import annotations
+
+
+class InferError(Exception):
+    """A request the server refuses; the message names the field at fault."""
+
+    status = 400
+    outcome = "client_error"
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class NotFound(InferError):
+    status = 404
+
+
+class TooLarge(InferError):
+    status = 413
+
+
+class Unavailable(InferError):
+    """Not ready (loading, load failed) or over the concurrency limit."""
+
+    status = 503
+    outcome = "rejected"
+
+
+class Timeout(InferError):
+    status = 504
+    outcome = "timeout"
+
+
+class ServerError(InferError):
+    """The model or server misbehaved (not the client's fault)."""
+
+    status = 500
+    outcome = "server_error"

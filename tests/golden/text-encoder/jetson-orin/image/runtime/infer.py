@@ -1,0 +1,149 @@
+"""POST /v2/models/{name}[/versions/{version}]/infer as a plain ASGI handler.
+
+The hot path skips Starlette's middleware, routing and Request/Response objects: on two cores
+the event loop is the bottleneck for small models, so each microsecond here is throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+import zlib
+
+from .errors import InferError, Timeout, TooLarge, Unavailable
+from .protocol import check_model, decode, encode
+from .state import RuntimeState
+
+log = logging.getLogger("runtime")
+
+PATH = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer")
+JSON_HEADERS = [(b"content-type", b"application/json")]
+BINARY_HEADERS = [(b"content-type", b"application/octet-stream")]
+CLOSE = [(b"connection", b"close")]
+
+if hasattr(asyncio, "timeout"):
+    async def within(seconds: float, coro):
+        async with asyncio.timeout(seconds):
+            return await coro
+else:  # Python 3.10
+    async def within(seconds: float, coro):
+        return await asyncio.wait_for(coro, seconds)
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
+
+
+class Handler:
+    def __init__(self, state: RuntimeState) -> None:
+        self.state = state
+
+    async def __call__(self, scope, receive, send, name: str, version: str | None) -> None:
+        state, m = self.state, self.state.metrics
+        start = time.perf_counter()
+        if state.inflight >= state.config.max_concurrency:
+            exc = Unavailable(f"over max_concurrency ({state.config.max_concurrency} requests in flight); "
+                              "retry later")
+            status, headers, body, outcome = exc.status, JSON_HEADERS, error_body(exc.message), exc.outcome
+        else:
+            state.inflight += 1
+            m.inflight.inc()
+            try:
+                status, headers, body, outcome = await self._guarded(scope, receive, name, version)
+            finally:
+                state.inflight -= 1
+                m.inflight.dec()
+                state.last_active = time.monotonic()
+                if state.engine is not None:
+                    state.engine.poke()
+        m.requests[outcome].inc()
+        m.request_duration.observe(time.perf_counter() - start)
+        if state.draining:
+            headers = headers + CLOSE  # clients and balancers move on to another replica
+        headers = headers + [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _guarded(self, scope, receive, name: str, version: str | None):
+        timeout = self.state.config.request_timeout_s
+        try:
+            headers, body = await within(timeout, self._infer(scope, receive, name, version))
+            return 200, headers, body, "success"
+        except InferError as exc:
+            return exc.status, JSON_HEADERS, error_body(exc.message), exc.outcome
+        except (asyncio.TimeoutError, TimeoutError):
+            exc = Timeout(f"the request took longer than its timeout ({timeout} s)")
+            return exc.status, JSON_HEADERS, error_body(exc.message), exc.outcome
+        except Exception:  # never a crash: a 500 whose id finds the trace in the log
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("error id %s: unexpected failure in infer", error_id)
+            message = f"internal error (error id {error_id}; the server log has the details)"
+            return 500, JSON_HEADERS, error_body(message), "server_error"
+
+    async def _infer(self, scope, receive, name: str, version: str | None):
+        state = self.state
+        config = state.config
+        check_model(name, version, config)
+        if state.engine is None:
+            raise Unavailable(f"model {config.model_name!r} is not ready: {state.not_ready_reason()}")
+        headers = dict(scope["headers"])
+        limit = config.max_request_bytes
+        body = await read_body(receive, headers.get(b"content-length"), limit)
+        body = decompress(body, headers.get(b"content-encoding"), limit)
+        header_length = headers.get(b"inference-header-content-length")
+        req = decode(body, None if header_length is None else header_length.decode("latin-1"), state.sig)
+        if req.timeout_s is not None:
+            try:
+                results = await within(req.timeout_s, state.engine.infer(req))
+            except (asyncio.TimeoutError, TimeoutError):
+                raise Timeout(f"the request took longer than its timeout ({req.timeout_s} s)") from None
+        else:
+            results = await state.engine.infer(req)
+        content, head_length = encode(req, results, config.model_name, config.model_version)
+        if head_length is None:
+            return JSON_HEADERS, content
+        return BINARY_HEADERS + [(b"inference-header-content-length", str(head_length).encode())], content
+
+
+async def read_body(receive, declared: bytes | None, limit: int) -> bytes:
+    if declared is not None:
+        if not declared.isdigit():
+            raise InferError(f"Content-Length: not a number: {declared.decode('latin-1')!r}")
+        if int(declared) > limit:
+            raise TooLarge(f"request body of {int(declared)} bytes is over max_request_bytes ({limit})")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InferError("the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:  # chunked bodies declare no length: count while reading
+            raise TooLarge(f"request body is over max_request_bytes ({limit})")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def decompress(body: bytes, encoding: bytes | None, limit: int) -> bytes:
+    if encoding in (None, b"", b"identity"):
+        return body
+    name = encoding.decode("latin-1").strip().lower()
+    wbits = {"gzip": 31, "deflate": 15}.get(name)
+    if wbits is None:
+        raise InferError(f"Content-Encoding: {name!r} is not supported (gzip, deflate)", 415)
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, limit + 1)  # bounded, so a zip bomb cannot eat the memory
+    except zlib.error as exc:
+        raise InferError(f"Content-Encoding: body is not valid {name}: {exc}") from None
+    if len(out) > limit:
+        raise TooLarge(f"decompressed request body is over max_request_bytes ({limit})")
+    if not inflater.eof:
+        raise InferError(f"Content-Encoding: body is not valid {name}: truncated stream")
+    return out

@@ -1,0 +1,77 @@
+"""Prometheus metrics, built from the catalog's data: the server can export nothing else."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+from .catalog import CATALOG, OUTCOMES
+from .config import RuntimeConfig
+from .drift import bucket_counts
+
+log = logging.getLogger("runtime")
+
+# `_created` series are not in the catalog (and alert rules never use them).
+disable_created_metrics()
+
+KINDS = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
+
+
+class _Drift:
+    """One input's live bucket counters against its build-time baseline."""
+
+    def __init__(self, edges: list[float], counters: list) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        self.counters = counters
+
+    def count(self, values: np.ndarray) -> None:
+        counts = bucket_counts(values, self.edges)
+        for i in np.flatnonzero(counts):
+            self.counters[i].inc(int(counts[i]))
+
+
+class Metrics:
+    """The catalog's metrics in a registry of their own, children bound once per label set."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.registry = CollectorRegistry()
+        self.family = {m.name: self._make(m) for m in CATALOG}
+        model = config.model_name
+        f = self.family
+        self.requests = {o: f["requests_total"].labels(model, o) for o in OUTCOMES}
+        self.request_duration = f["request_duration_seconds"].labels(model)
+        self.queue_duration = f["queue_duration_seconds"].labels(model)
+        self.batch_size = f["batch_size"].labels(model)
+        self.inflight = f["inflight_requests"].labels(model)
+        self.ready = f["model_ready"].labels(model)
+        self.load_failures = f["model_load_failures_total"].labels(model)
+        f["max_concurrency"].labels(model).set(config.max_concurrency)
+        f["model_info"].labels(model, config.model_version, config.backend, config.artifact).set(1)
+        self.ready.set(0)
+        self.drift = self._drift(config)
+
+    def _make(self, metric):
+        kwargs = {"registry": self.registry, "labelnames": metric.labels}
+        if metric.type == "histogram":
+            kwargs["buckets"] = metric.buckets
+        return KINDS[metric.type](metric.full_name, metric.help, **kwargs)
+
+    def _drift(self, config: RuntimeConfig) -> dict[str, _Drift]:
+        names = {t.name for t in config.inputs}
+        out: dict[str, _Drift] = {}
+        for name, base in sorted(config.drift.items()):
+            if name not in names or len(base.ratios) != len(base.edges) + 1:
+                # A bad baseline must not take serving down; say so and skip it.
+                log.warning("drift baseline for %r ignored: unknown input or ratios/edges mismatch", name)
+                continue
+            labels = [(config.model_name, name, str(i)) for i in range(len(base.ratios))]
+            for label, ratio in zip(labels, base.ratios):
+                self.family["input_baseline_ratio"].labels(*label).set(ratio)
+            out[name] = _Drift(base.edges, [self.family["input_bucket_total"].labels(*lb) for lb in labels])
+        return out
+
+    def count_inputs(self, inputs: dict[str, np.ndarray]) -> None:
+        for name, drift in self.drift.items():
+            drift.count(inputs[name])
