@@ -73,7 +73,7 @@ def main(examples: list[str]) -> None:
         builds.add_column(col, justify="right")
     latency = Table(title=f"p50 latency on this host, {len(examples)} examples, threads = serve.threads")
     for col in ("example", "batch", "selected", "torch eager ms", "selected ms", "speed-up"):
-        latency.add_column(col, justify="right")
+        latency.add_column(col, justify="right", no_wrap=True)
     for name in examples:
         spec = ROOT / "examples" / name / "deploy.yaml"
         with tempfile.TemporaryDirectory() as tmp:
