@@ -21,7 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.diff.trees import LOCK, files_of, sha256
+from compiler.diff.trees import LOCK, files_of
+from compiler.digest import sha256_file
 
 REPORT, REPORT_MD = "report.json", "report.md"
 SWEEP_FILES = ("sweep.md", "sweep.csv", "sweep.png")
@@ -149,7 +150,7 @@ def _json(path: Path) -> dict | None:
 def _same(a: Path | None, b: Path | None) -> bool:
     if a is None or b is None:
         return a is b
-    return a.stat().st_size == b.stat().st_size and sha256(a) == sha256(b)
+    return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
 
 
 def _diff(committed: Path, fresh: Path, trees: list[str]) -> str:

@@ -17,7 +17,8 @@ from compiler.diff.fields import FieldChange, field_changes
 from compiler.diff.k8s import ObjectChange
 from compiler.diff.models import ModelDiff, model_diff
 from compiler.diff.rules import RuleChange
-from compiler.diff.trees import LOCK, FileDelta, changed_files, files_of, pair_trees, sha256, yaml_documents
+from compiler.diff.trees import LOCK, FileDelta, changed_files, files_of, pair_trees, yaml_documents
+from compiler.digest import sha256_file
 from compiler.errors import EXIT_USAGE, DeploycError
 
 BINARY = (".onnx", ".data", ".pt2", ".tflite", ".whl", ".gz", ".tar", ".png", ".bin", ".so", ".zip")
@@ -91,7 +92,7 @@ def _file_change(delta: FileDelta, formatting_only: bool = False) -> FileChange:
         return FileChange(delta.path, delta.status, _size(target))
     a, b = delta.old, delta.new
     if delta.path.endswith(BINARY) or _is_binary(a) or _is_binary(b):
-        return FileChange(delta.path, "changed", f"sha256 {sha256(a)[:12]} -> {sha256(b)[:12]}, "
+        return FileChange(delta.path, "changed", f"sha256 {sha256_file(a)[:12]} -> {sha256_file(b)[:12]}, "
                                                  f"{a.stat().st_size} -> {b.stat().st_size} bytes")
     if delta.path.endswith(".json"):
         fields = _json_fields(a, b)

@@ -7,9 +7,10 @@ their path under the folder. The `.deployc/` build logs are run-specific and nev
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from compiler.digest import sha256_file
 
 LOCK = "deployc.lock.json"
 LOGS = ".deployc"
@@ -71,14 +72,6 @@ def files_of(tree: Path | None, skip_trees: bool = False) -> dict[str, Path]:
     return dict(sorted(out.items()))
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class FileDelta:
     path: str
@@ -94,7 +87,7 @@ def changed_files(old: dict[str, Path], new: dict[str, Path]) -> list[FileDelta]
     deltas = []
     for rel in sorted(set(old) | set(new)):
         a, b = old.get(rel), new.get(rel)
-        if a is not None and b is not None and (a.stat().st_size == b.stat().st_size and sha256(a) == sha256(b)):
+        if a is not None and b is not None and (a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)):
             continue
         deltas.append(FileDelta(rel, a, b))
     return deltas

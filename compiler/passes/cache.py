@@ -17,7 +17,7 @@ from typing import Callable
 
 import platformdirs
 
-from compiler.digest import sha256_file, sha256_json  # noqa: F401 (used by the passes)
+from compiler.digest import sha256_json
 
 
 def default_cache_dir() -> Path:
