@@ -85,10 +85,18 @@ def _lock_meta(spec: Spec, selection: Selection) -> dict:
 
 
 def _image_action(spec: Spec, report: dict):
+    """Builds the image from the staged context, then puts its tags, id and size in the report
+    (the report was emitted before the image existed)."""
     def run(staging: Path) -> dict:
         from compiler.actions.docker_image import build_image
+        from compiler.emitters.report import ReportEmitter
+        from compiler.writer import stage
 
-        return build_image(staging / "image", spec)
+        built = build_image(staging / "image", spec)
+        if built:
+            report["image"] = built["image"]
+            stage(ReportEmitter().emit(EmitContext(spec, None, None, report)), staging)
+        return built
     return run
 
 

@@ -151,6 +151,9 @@ def test_cli_builds_tags_and_locks_a_small_image(built, docker_engine):
     assert sorted(image.tags) == sorted(info["tags"])
     assert info["size_bytes"] == image.attrs["Size"] < MAX_IMAGE_BYTES, f"image is {info['size_bytes'] / 1e6:.1f} MB"
     assert f"image digits-cnn:1.0.0, digits-cnn:sha-{digest} {image.id}" in proc.stdout
+    # The report is re-emitted with the image it describes; the lock lists the new report.
+    assert json.loads((tree / "report.json").read_text())["image"] == info
+    assert f"{info['size_bytes'] / 1e6:.1f} MB, id `{image.id}`" in (tree / "report.md").read_text()
 
 
 @pytest.mark.docker
