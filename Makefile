@@ -4,7 +4,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-EXTRAS := passes,serve,image,sweep,test
+EXTRAS := passes,serve,image,sweep,triton,test
 STAMP  := $(VENV)/.deployc-installed
 
 .PHONY: venv demo test bench golden clean
