@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	# The edge toolchain pins xdsl, which caps typing-extensions below what kubernetes needs;
 	# install it last, then lift the cap back (xdsl is used by no converter path of ours).
 	$(PIP) install -q -c constraints.txt -e ".[edge]"
-	$(PIP) install -q -c constraints.txt "typing-extensions>=4.16" "pydantic>=2.14.2"
+	$(PIP) install -q -c constraints.txt "typing-extensions==4.16.0" "pydantic==2.14.4"
 	touch $@
 
 demo: venv

@@ -55,7 +55,7 @@ def test_tree_layout_and_lock(built, example):
 def test_no_absolute_paths_or_timestamps(built, example):
     stamp = re.compile(rb"20\d\d-\d\d-\d\dT\d\d:\d\d")
     for rel, data in tree_bytes(built[example][0]).items():
-        if rel.endswith((".onnx", ".pt2", ".tflite", ".whl", ".gz")):
+        if rel.endswith((".whl", ".gz")):  # third-party wheels; the bundle archive is compressed
             continue
         assert str(ROOT).encode() not in data, rel
         assert b"/tmp/" not in data, rel

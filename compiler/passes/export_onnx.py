@@ -58,8 +58,13 @@ def _export(model: LoadedModel, spec: Spec, out: Path) -> dict:
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PassError(NAME, f"torch.onnx.export failed: {type(exc).__name__}: {first}") from None
-    _rename_outputs(out, [t.name for t in spec.model.outputs])
-    _name_dims(out, spec)
+    import onnx
+
+    proto = onnx.load(str(out))
+    _rename_outputs(proto, [t.name for t in spec.model.outputs])
+    _name_dims(proto, spec)
+    _strip_debug_info(proto.graph)
+    onnx.save(proto, str(out))
     check_signature(out, spec)
     return {"source": "pytorch"}
 
@@ -80,12 +85,22 @@ def _dynamic_shapes(inputs: tuple[TensorSpec, ...]):
     return tuple(shapes)
 
 
-def _rename_outputs(path: Path, names: list[str]) -> None:
+def _strip_debug_info(graph) -> None:
+    """The exporter records each node's Python stack trace, with absolute paths of the user's
+    files: the same model would give other bytes in another folder. Debug info only; drop it."""
+    for node in graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                _strip_debug_info(attr.g)
+            for sub in attr.graphs:
+                _strip_debug_info(sub)
+
+
+def _rename_outputs(proto, names: list[str]) -> None:
     """Name outputs after the signature. Done here, not by the exporter's output_names, because
     the exporter then clashes with an internal value of the same name (e.g. an Embedding's)."""
-    import onnx
-
-    proto = onnx.load(str(path))
     outputs = list(proto.graph.output)
     if len(outputs) != len(names):
         raise PassError(NAME, f"the model returns {len(outputs)} outputs, the signature lists {len(names)}")
@@ -103,14 +118,10 @@ def _rename_outputs(path: Path, names: list[str]) -> None:
         value.name = mapping.get(value.name, value.name)
     for init in proto.graph.initializer:
         init.name = mapping.get(init.name, init.name)
-    onnx.save(proto, str(path))
 
 
-def _name_dims(path: Path, spec: Spec) -> None:
+def _name_dims(proto, spec: Spec) -> None:
     """Give exported symbolic dims the signature's names (the exporter invents s0, s1...)."""
-    import onnx
-
-    proto = onnx.load(str(path))
     signature = {t.name: t for t in spec.model.inputs + spec.model.outputs}
     for value in list(proto.graph.input) + list(proto.graph.output):
         t = signature.get(value.name)
@@ -119,7 +130,6 @@ def _name_dims(path: Path, spec: Spec) -> None:
         for axis, dim in enumerate(value.type.tensor_type.shape.dim):
             if axis < len(t.shape) and isinstance(t.shape[axis], str) and dim.HasField("dim_param"):
                 dim.dim_param = t.shape[axis]
-    onnx.save(proto, str(path))
 
 
 def check_signature(path: Path, spec: Spec) -> None:
