@@ -96,3 +96,23 @@ def test_manifests_run_the_image_this_context_builds(built):
     tree = built["digits-cnn"][0]
     tag = f"digits-cnn:sha-{context_digest(tree / 'image')[:12]}"
     assert f"image: {tag}" in (tree / "k8s" / "rollout.yaml").read_text()
+
+
+@pytest.mark.parametrize("target, artifact", [("cpu-x86", "model/model.onnx"),
+                                              ("android-arm64", "bundle/model/model.tflite")])
+def test_same_model_in_another_folder_gives_the_same_artifact(tmp_path, target, artifact):
+    """Cold builds (separate caches) of one example copied to two folders. Exporters like to
+    record where the user's code lives (stack traces, module names); none of it may leak."""
+    import shutil
+
+    if target == "android-arm64":
+        pytest.importorskip("litert_torch", reason="edge toolchain not installed: pip install -e '.[edge]'")
+    built = []
+    for where in ("a", "bb/deeper"):
+        folder = tmp_path / where / "text-encoder"
+        shutil.copytree(EXAMPLES / "text-encoder", folder, ignore=shutil.ignore_patterns("__pycache__"))
+        r = run_cli("build", str(folder / "deploy.yaml"), f"target={target}", "optimize.select=smallest",
+                    "-o", str(tmp_path / where / "out"), env={"DEPLOYC_CACHE": str(tmp_path / where / "cache")})
+        assert r.returncode == 0, r.stderr
+        built.append((tmp_path / where / "out" / target / artifact).read_bytes())
+    assert built[0] == built[1]

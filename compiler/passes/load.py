@@ -45,7 +45,9 @@ def load_factory(spec: Spec, ref: str, key: str) -> Callable:
 def _import_file(path: Path, key: str):
     if not path.is_file():
         raise SpecError(SpecIssue(key, f"factory file not found: {path.name}"))
-    name = "deployc_user_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    # Named by content, not location: the name ends up inside converted models (TFLite op
+    # names), and the same model must give the same bytes in any folder.
+    name = f"deployc_user_{path.stem}_{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.parent))  # so the factory can import its siblings
