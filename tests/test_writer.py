@@ -44,3 +44,13 @@ def test_rebuild_replaces_stale_files(tmp_path):
 def test_paths_outside_the_tree_are_refused(tmp_path):
     with pytest.raises(ValueError, match="outside the tree"):
         write_tree(tmp_path / "t", {"../escape": b""}, {})
+
+
+def test_cache_keys_change_with_the_passes_code(monkeypatch):
+    """A fixed pass must not be shadowed by what the old code cached."""
+    from compiler.passes import cache
+
+    c = cache.Cache(enabled=False)
+    before = c.key("p", {}, {}, {})
+    monkeypatch.setattr(cache, "passes_code_digest", lambda: "other code")
+    assert c.key("p", {}, {}, {}) != before

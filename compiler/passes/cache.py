@@ -12,12 +12,21 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import platformdirs
 
-from compiler.digest import sha256_json
+from compiler.digest import files_digest, sha256_json
+
+
+@lru_cache(maxsize=1)
+def passes_code_digest() -> str:
+    """A digest of the passes' own source: a fix in a pass must not be hidden by results the
+    old code cached (library versions alone would not notice)."""
+    folder = Path(__file__).parent
+    return files_digest({p.name: p for p in sorted(folder.glob("*.py"))})
 
 
 def default_cache_dir() -> Path:
@@ -40,7 +49,8 @@ class Cache:
         self.enabled = enabled
 
     def key(self, pass_name: str, config: dict, inputs: dict[str, str], versions: dict[str, str]) -> str:
-        return sha256_json({"pass": pass_name, "config": config, "inputs": inputs, "versions": versions})
+        return sha256_json({"pass": pass_name, "config": config, "inputs": inputs, "versions": versions,
+                            "code": passes_code_digest()})
 
     def get_or_run(self, key: str, produce: Callable[[Path], dict]) -> Entry:
         """`produce(folder)` writes files into folder and returns meta (plain data)."""
