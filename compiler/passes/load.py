@@ -140,9 +140,9 @@ def _load_weights(module, path: Path) -> None:
 def reference_outputs(loaded: LoadedModel, inputs: dict, spec: Spec) -> list:
     """Outputs of the original model: torch eager, or the source ONNX through onnxruntime."""
     if loaded.onnx_path is not None:
-        from compiler.passes.onnx_run import run_onnx
+        from compiler.passes.runners import run_chunked, runner_for
 
-        return run_onnx(loaded.onnx_path, inputs)
+        return run_chunked(runner_for("onnx", loaded.onnx_path, spec.serve.threads), inputs)
     import numpy as np
     import torch
 
