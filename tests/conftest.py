@@ -11,7 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-SHARED_CRDS = ROOT.parent / "shared" / "crds"
 
 
 @pytest.fixture(scope="session")

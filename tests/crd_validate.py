@@ -1,14 +1,14 @@
-"""Strict validation of custom resources against the upstream CRD schemas in ../shared/crds/.
+"""Strict validation of custom resources against the upstream CRD schemas vendored in schemas/crds/.
 
 An API server prunes fields a CRD does not declare; `kubectl --validate=strict` rejects them.
 These tests do the latter: every object schema that lists `properties` (and does not carry
 `x-kubernetes-preserve-unknown-fields`) gets `additionalProperties: false`, recursively.
 
 Use:
-    from crd_validate import crds_dir, validate_custom
+    from crd_validate import validate_custom
     validate_custom(obj)            # raises jsonschema.ValidationError, or LookupError for an unknown kind
 
-`crds_dir()` is None where the shared folder is absent; tests skip then, naming the path.
+schemas/crds/README.md names each file's upstream project, version and path.
 """
 
 from __future__ import annotations
@@ -22,26 +22,18 @@ import jsonschema
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CRDS_DIR = REPO_ROOT.parent / "shared" / "crds"
+CRDS_DIR = REPO_ROOT / "schemas" / "crds"
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
-
-
-def crds_dir() -> Path | None:
-    return CRDS_DIR if CRDS_DIR.is_dir() else None
-
-
-def skip_reason() -> str:
-    return f"CRD schemas not found at {CRDS_DIR} (the shared folder beside the repository)"
 
 
 @lru_cache(maxsize=None)
 def schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> strict JSON schema, for every CRD version in the folder."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    folder = crds_dir()
-    if folder is None:
-        raise FileNotFoundError(skip_reason())
-    for path in sorted(folder.glob("*.yaml")):
+    paths = sorted(CRDS_DIR.glob("*.yaml"))
+    if not paths:  # a missing folder must fail the tests, never skip them
+        raise FileNotFoundError(f"no CRD schemas in {CRDS_DIR}")
+    for path in paths:
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue

@@ -71,10 +71,6 @@ def test_unknown_version_is_an_error_not_a_pass():
         _k8s_validate(_builtin("rolling")["pdb.yaml"], "1.99")
 
 
-needs_crds = pytest.mark.skipif(crd_validate.crds_dir() is None, reason=crd_validate.skip_reason())
-
-
-@needs_crds
 @pytest.mark.parametrize("case", ["canary", "blue-green", "flagger-canary"])
 def test_custom_resources_validate_against_crds(case):
     objs = _custom(case)
@@ -86,7 +82,6 @@ def test_custom_resources_validate_against_crds(case):
             pytest.fail(f"{case}/{name} invalid against its CRD: {exc.message} at {list(exc.absolute_path)}")
 
 
-@needs_crds
 @pytest.mark.parametrize("case, file, path", [
     ("canary", "rollout.yaml", ("spec", "strategy", "canary")),
     ("canary", "rollout.yaml", ("spec", "template", "spec", "containers", 0)),
@@ -107,7 +102,6 @@ def test_crd_validator_rejects_unknown_fields(case, file, path):
         crd_validate.validate_custom(obj)
 
 
-@needs_crds
 def test_crd_validator_refuses_kinds_it_has_no_schema_for():
     with pytest.raises(LookupError):
         crd_validate.validate_custom({"apiVersion": "argoproj.io/v1alpha1", "kind": "Experiment"})

@@ -14,21 +14,17 @@ from monitoring_helpers import EXAMPLES, emit, load
 
 import crd_validate  # tests/crd_validate.py, put on sys.path by monitoring_helpers
 
-needs_crds = pytest.mark.skipif(crd_validate.crds_dir() is None, reason=crd_validate.skip_reason())
-
 
 @pytest.fixture(scope="module", params=EXAMPLES)
 def files(request):
     return emit(request.param)
 
 
-@needs_crds
 @pytest.mark.parametrize("name", ["prometheusrule.yaml", "servicemonitor.yaml"])
 def test_validates_strictly_against_the_crd(files, name):
     crd_validate.validate_custom(load(files, name))
 
 
-@needs_crds
 def test_the_strict_validator_rejects_an_undeclared_field(files):
     import jsonschema
 
@@ -38,7 +34,6 @@ def test_the_strict_validator_rejects_an_undeclared_field(files):
         crd_validate.validate_custom(rule)
 
 
-@needs_crds
 def test_the_strict_validator_rejects_a_misspelled_pod_target_labels(files):
     import jsonschema
 
