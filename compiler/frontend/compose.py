@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
@@ -19,34 +18,15 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from compiler.errors import SpecError, SpecIssue
+from compiler.frontend import preload, yamlsafe
 from compiler.resources import target_names, targets_dir
 
 DEFAULT_TARGET = "cpu-x86"
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Rejects duplicate keys (plain YAML keeps the last one silently; OmegaConf crashes)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            if key_node.value in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key_node.value}'",
-                                                        key_node.start_mark)
-            seen.add(key_node.value)
-        return super().construct_mapping(node, deep)
-
-
 def read_yaml(path: Path) -> dict:
-    """Parse a YAML file ourselves first: Hydra's own syntax errors lose the line."""
-    if not path.is_file():
-        raise SpecError(SpecIssue("", f"spec file not found: {path}"))
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else None
-        raise SpecError(SpecIssue("", f"YAML syntax error: {exc.problem}", path.name, line)) from None
+    """The spec file alone, parsed with limits (yamlsafe.py); Hydra's own syntax errors lose the line."""
+    data = yamlsafe.read_yaml(path)
     if not isinstance(data, dict):
         raise SpecError(SpecIssue("", "the spec must be a YAML mapping", path.name, 1))
     return data
@@ -55,8 +35,7 @@ def read_yaml(path: Path) -> dict:
 def register_targets() -> None:
     store = ConfigStore.instance()
     for name in target_names():
-        node = OmegaConf.load(targets_dir() / f"{name}.yaml")
-        store.store(group="target", name=name, node=node)
+        store.store(group="target", name=name, node=preload.load_profile(targets_dir() / f"{name}.yaml"))
 
 
 def _declares_target(raw: dict) -> bool:
@@ -91,7 +70,7 @@ def normalize_overrides(raw: dict, overrides: list[str]) -> list[str]:
 
 def compose_spec(spec_path: Path, overrides: list[str]) -> DictConfig:
     spec_path = spec_path.resolve()
-    raw = read_yaml(spec_path)
+    raw = preload.check_spec(spec_path, overrides)  # before Hydra reads any of it
     register_targets()
     GlobalHydra.instance().clear()
     try:
@@ -106,17 +85,39 @@ def compose_spec(spec_path: Path, overrides: list[str]) -> DictConfig:
 
 
 def _missing_config_issue(exc: MissingConfigException) -> SpecIssue:
-    text = _first_line(exc)
-    if "target" in text:
-        return SpecIssue("target", f"unknown target; available: {', '.join(target_names())}")
-    return SpecIssue("", text)
+    missing = exc.missing_cfg_file or ""
+    if exc.options is not None:  # a config group exists but has no such option
+        group, _, option = missing.partition("/")
+        what = "target" if group == "target" else f"option '{option}' of config group '{group}'"
+        return SpecIssue(group, f"unknown {what}; available: {', '.join(exc.options)}")
+    return SpecIssue("defaults", f"no config '{missing}' in the spec's folder (looked for {missing}.yaml)")
 
 
 def _override_issue(exc: Exception) -> SpecIssue:
+    cause = _omegaconf_cause(exc)
+    if cause is not None:
+        # Hydra resolves the defaults list while composing; its interpolation errors carry a
+        # dummy key, so they are named by the list they are in.
+        key = getattr(cause, "full_key", "") or ""
+        key = "defaults" if key in ("", "_dummy_") else key
+        return SpecIssue(key, f"cannot resolve: {_first_line(cause)}")
+    # Hydra has no typed error for an override of a key the config lacks; its message is the only
+    # place the key is named.
     match = re.match(r"Could not override '([^']+)'", _first_line(exc))
     if match:
         return SpecIssue(match.group(1), "no such key in the spec; check the spelling (deployc schema lists the keys)")
     return SpecIssue(getattr(exc, "full_key", "") or "", _first_line(exc))
+
+
+def _omegaconf_cause(exc: BaseException) -> OmegaConfBaseException | None:
+    """The OmegaConf error under a Hydra one (Hydra wraps it and keeps only a summary)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OmegaConfBaseException):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _first_line(exc: Exception) -> str:
