@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from collections.abc import Mapping
 
 from cerberus import Validator
-from cerberus.errors import BasicErrorHandler, UNKNOWN_FIELD, ValidationError
+from cerberus.errors import BasicErrorHandler, NOT_NULLABLE, UNKNOWN_FIELD, ValidationError
 
 from compiler.errors import SpecError, SpecIssue
 from compiler.frontend.locate import Locator, format_path
@@ -23,11 +24,36 @@ def spec_schema() -> dict:
     return schema
 
 
+class SpecValidator(Validator):
+    """Cerberus with two rules for every field of every schema, kept here rather than per key:
+
+    - a `float` or `number` is finite. NaN compares false with everything, so `min`/`max` let it
+      through and a NaN gate then passes every artifact; an infinite threshold never fires.
+      No key of the spec means "unbounded" with .inf (absent or null says that where allowed).
+    - null is a value only where the schema says `nullable`. Cerberus' normalization replaces a
+      null by the field's default, so `serve: null` would silently become the default serve
+      section; normalize_and_validate looks for nulls before normalizing.
+    """
+
+    types_mapping = {k: v for k, v in Validator.types_mapping.items() if k not in ("float", "number")}
+
+    def _validate_type_float(self, value):
+        return isinstance(value, (int, float)) and math.isfinite(value)
+
+    def _validate_type_number(self, value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def normalize_and_validate(data: dict, locator: Locator | None = None) -> dict:
-    validator = Validator(spec_schema(), allow_unknown=False)
-    if validator.validate(data):
+    validator = SpecValidator(spec_schema(), allow_unknown=False)
+    # Without normalization a null meets `nullable` instead of being replaced by a default.
+    nulls = [] if validator.validate(data, normalize=False) else \
+        [e for e in _leaf_errors(validator._errors) if e.code == NOT_NULLABLE.code]
+    if validator.validate(data) and not nulls:
         return validator.document
-    issues = [_issue(err, validator.schema, locator) for err in _leaf_errors(validator._errors)]
+    errors = nulls + [e for e in _leaf_errors(validator._errors) if e.document_path not in
+                      {n.document_path for n in nulls}]
+    issues = [_issue(err, validator.schema, locator) for err in errors]
     issues.sort(key=lambda i: i.path)
     raise SpecError(issues)
 
@@ -52,6 +78,10 @@ def _issue(err: ValidationError, schema, locator: Locator | None) -> SpecIssue:
 
 
 def _message(err: ValidationError) -> str:
+    if err.rule == "type" and isinstance(err.value, float) and not math.isfinite(err.value):
+        return f"must be a finite number (got {err.value!r})"
+    if err.code == NOT_NULLABLE.code:
+        return "must not be null (leave the key out to get the default)"
     template = BasicErrorHandler.messages.get(err.code, "invalid value")
     try:
         text = template.format(*err.info, constraint=err.constraint, field=err.field, value=err.value)
