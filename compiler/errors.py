@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a pass or a gate failed
@@ -56,18 +56,20 @@ class GateFailure:
     artifact: str
     metric: str
     threshold: float
-    measured: float
+    measured: float | None  # None: the metric could not be computed (the note says why)
     op: str  # ">=" or "<="
+    note: str = ""  # why a value failed that no comparison explains (NaN, not measured, ...)
 
     def __str__(self) -> str:
-        return (f"{self.artifact}: {self.metric} = {self.measured:.6g}, "
-                f"gate requires {self.op} {self.threshold:g}")
+        value = "not computed" if self.measured is None else f"{self.measured:.6g}"
+        text = f"{self.artifact}: {self.metric} = {value}, gate requires {self.op} {self.threshold:g}"
+        return f"{text} ({self.note})" if self.note else text
 
 
 class GateError(DeploycError):
-    """No candidate passed its gates for this target."""
+    """No candidate passed its gates for this target (or could even be built and run)."""
 
-    def __init__(self, failures: list[GateFailure] = field(default_factory=list)):
-        self.failures = failures
-        lines = "\n".join(f"  - {f}" for f in failures)
+    def __init__(self, failures: list[GateFailure] = (), broken: list[str] = ()):
+        self.failures, self.broken = list(failures), list(broken)
+        lines = "\n".join(f"  - {f}" for f in [*failures, *self.broken])
         super().__init__(f"no artifact passed the gates:\n{lines}")

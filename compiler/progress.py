@@ -24,7 +24,7 @@ class Progress:
             self._status.__exit__(*exc)
 
     def event(self, e: PassEvent) -> None:
-        how = "cached" if e.cached else f"{e.seconds:.2f}s"
+        how = f"FAILED: {e.detail}" if e.failed else "cached" if e.cached else f"{e.seconds:.2f}s"
         self.console.print(f"  {e.name:40} {how}", markup=False, highlight=False)
 
     def summary(self, result) -> None:
@@ -34,11 +34,22 @@ class Progress:
             table.add_column(col)
         for c in r["candidates"]:
             p50 = next((l["p50_ms"] for l in c["latency"] if l["batch"] == 1), None)
-            table.add_row(c["candidate"], f"{c['size_mb']:.3f}", f"{c['cosine']:.6f}",
-                          "-" if c["accuracy"] is None else f"{c['accuracy']:.4f}",
-                          "-" if p50 is None else f"{p50:.4f}", "pass" if c["passed"] else "FAIL")
+            table.add_row(c["candidate"], _cell(c, "size_mb", ".3f"), _cell(c, "cosine", ".6f"),
+                          _cell(c, "accuracy", ".4f"), "-" if p50 is None else f"{p50:.4f}",
+                          "pass" if c["passed"] else "FAIL")
         self.console.print(table)
+        for c in r["candidates"]:  # why each one failed, on the console too
+            error = c.get("error")
+            for why in [f"{c['candidate']}: could not be built or run: {error}"] if error else c["gate_failures"]:
+                self.console.print(f"  - {why}", markup=False, highlight=False)
         cached = sum(e.cached for e in result.events)
         self.console.print(f"selected {r['selected']['candidate']}: {r['selected']['reason']}", markup=False)
         self.console.print(f"{cached} of {len(result.events)} passes from the cache; wrote {result.target_dir}",
                            markup=False)
+
+
+def _cell(row: dict, key: str, fmt: str) -> str:
+    """A report metric: null is '-' unless it was a NaN or Inf, which the row spells out."""
+    if key in row.get("non_finite", {}):
+        return row["non_finite"][key]
+    return "-" if row.get(key) is None else format(row[key], fmt)

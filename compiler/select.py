@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from compiler.errors import GateError
@@ -31,28 +32,46 @@ class Selection:
 def select(results: PassResults, plan: Plan, policy: str) -> Selection:
     passing = [a for a in results.candidates if not results.failures[a.candidate]]
     if not passing:
-        raise GateError([f for name in sorted(results.failures) for f in results.failures[name]])
+        raise GateError([f for name in sorted(results.failures) for f in results.failures[name]],
+                        [f"{b.candidate}: could not be built or run: {b.reason}" for b in results.broken])
     v = results.verifications
     if policy == "smallest":
-        best = min(passing, key=lambda a: (v[a.candidate].size_mb, a.candidate))
+        best = min(passing, key=lambda a: (_finite(v[a.candidate].size_mb, math.inf), a.candidate))
         return Selection(best, f"smallest passing candidate ({v[best.candidate].size_mb} MB)")
     if policy == "most-accurate":
-        best = max(passing, key=lambda a: (v[a.candidate].accuracy or v[a.candidate].cosine, a.candidate))
+        best = max(passing, key=lambda a: (_finite(_accuracy(v[a.candidate]), -math.inf), a.candidate))
         return Selection(best, "most accurate passing candidate")
-    if plan.measure:
-        return _fastest(passing, v, plan)
+    timed = [a for a in passing if _finite(_p50(v[a.candidate]), None) is not None]
+    if plan.measure and timed:
+        return _fastest(timed, v, plan)
     names = [a.candidate for a in passing]
+    note = plan.measure_note if not plan.measure else "has no finite measurement"
     for name in plan.preference:
         if name in names:
             best = passing[names.index(name)]
-            return Selection(best, f"latency {plan.measure_note}: chose {name}, the target's preferred passing candidate")
-    return Selection(passing[0], f"latency {plan.measure_note}: chose the first passing candidate")
+            return Selection(best, f"latency {note}: chose {name}, the target's preferred passing candidate")
+    return Selection(passing[0], f"latency {note}: chose the first passing candidate")
+
+
+def _finite(value: float | None, default):
+    """Non-finite or missing metrics rank last: NaN compares false both ways, so min/max would
+    keep whatever they met first."""
+    return value if value is not None and math.isfinite(value) else default
+
+
+def _accuracy(v) -> float:
+    return v.accuracy if v.accuracy is not None else v.cosine  # 0.0 is an accuracy, not a missing one
+
+
+def _p50(v) -> float | None:
+    return v.p50(1) if v.p50(1) is not None else (v.latency[0].p50_ms if v.latency else None)
 
 
 def _fastest(passing: list[Artifact], v: dict, plan: Plan) -> Selection:
     batch = 1 if v[passing[0].candidate].p50(1) is not None else v[passing[0].candidate].latency[0].batch
-    fastest = min(v[a.candidate].p50(batch) for a in passing)
-    ties = [a for a in passing if v[a.candidate].p50(batch) <= fastest * TIE]
+    timed = [a for a in passing if _finite(v[a.candidate].p50(batch), None) is not None]
+    fastest = min(v[a.candidate].p50(batch) for a in timed)
+    ties = [a for a in timed if v[a.candidate].p50(batch) <= fastest * TIE]
     best = min(ties, key=lambda a: (_fidelity(a.candidate), a.candidate))
     why = f"fastest passing candidate at batch {batch} (p50 {v[best.candidate].p50(batch)} ms, {plan.measure_note})"
     if len(ties) > 1:

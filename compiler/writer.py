@@ -19,8 +19,10 @@ LOCK = "deployc.lock.json"
 
 
 def dumps(data) -> bytes:
-    """The one JSON style of every artifact: sorted keys, 2-space indent, trailing newline."""
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """The one JSON style of every artifact: sorted keys, 2-space indent, trailing newline. Strict
+    JSON: a NaN or Infinity raises here (callers spell non-finite values out) rather than writing
+    a bare `NaN` that strict parsers reject."""
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
 def stage(files: dict[str, FileData], root: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 
 from compiler.emitters.base import EmitContext, Files
 from compiler.emitters.templating import render
+from compiler.passes.verify import Verification
 from compiler.writer import dumps
 
 
@@ -13,6 +15,7 @@ def report_data(spec, plan, results, selection) -> dict:
     """Everything the report shows, as plain data. No timings of passes: they vary per run."""
     v = results.verifications
     rows = [_row(asdict(v[a.candidate]), a, results.failures[a.candidate]) for a in results.candidates]
+    rows += [_broken_row(b) for b in results.broken]
     return {
         "name": spec.name, "version": spec.version, "target": spec.target.name,
         "target_description": spec.target.description,
@@ -30,9 +33,33 @@ def report_data(spec, plan, results, selection) -> dict:
 
 
 def _row(ver: dict, artifact, failures) -> dict:
-    return {**ver, "format": artifact.format, "precision": artifact.precision, "sha256": artifact.sha256,
-            "passes": list(artifact.produced_by), "gate_failures": [str(f) for f in failures],
-            "passed": not failures}
+    row = {**ver, "format": artifact.format, "precision": artifact.precision, "sha256": artifact.sha256,
+           "passes": list(artifact.produced_by), "gate_failures": [str(f) for f in failures],
+           "passed": not failures}
+    return _strict(row)
+
+
+def _broken_row(b) -> dict:
+    """A candidate that could not be built or run: the same keys, no metrics, and why."""
+    empty = {k: None for k in Verification.__dataclass_fields__}
+    a = b.artifact
+    return {**empty, "candidate": b.candidate, "latency": [], "non_finite_outputs": None,
+            "format": a.format if a else None, "precision": a.precision if a else None,
+            "sha256": a.sha256 if a else None, "passes": list(a.produced_by) if a else [],
+            "gate_failures": [], "passed": False, "error": b.reason}
+
+
+def _strict(row: dict) -> dict:
+    """JSON has no NaN or Infinity: a non-finite metric becomes null, and `non_finite` names it
+    with its value as text, so the report stays strict JSON and still says what was measured."""
+    bad = {k: str(val) for k, val in row.items() if isinstance(val, float) and not math.isfinite(val)}
+    for lat in row["latency"]:
+        bad.update({f"latency.b{lat['batch']}.{k}": str(val) for k, val in lat.items()
+                    if isinstance(val, float) and not math.isfinite(val)})
+        lat.update({k: None for k, val in lat.items() if isinstance(val, float) and not math.isfinite(val)})
+    if not bad:
+        return row
+    return {**row, **{k: None for k in bad if "." not in k}, "non_finite": bad}
 
 
 class ReportEmitter:

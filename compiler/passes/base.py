@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from compiler.frontend.spec import Spec
 from compiler.passes.cache import Cache
@@ -25,12 +25,25 @@ class Artifact:
     produced_by: tuple[str, ...] = ()  # the chain of passes, for the report
 
 
+@dataclass(frozen=True)
+class Broken:
+    """A candidate that could not be built or run: reported with its reason, never selected."""
+
+    candidate: str
+    reason: str
+    artifact: Artifact | None = None  # None when the pass itself failed
+
+
 @dataclass
 class PassEvent:
     name: str
     seconds: float
     cached: bool
     detail: str = ""
+    failed: bool = False
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,6 +52,7 @@ class PassContext:
     cache: Cache
     on_event: Callable[[PassEvent], None] = lambda e: None
     events: list[PassEvent] = field(default_factory=list)
+    broken: list[Broken] = field(default_factory=list)
 
     @contextmanager
     def timed(self, name: str):
@@ -49,6 +63,23 @@ class PassContext:
         event.seconds = time.perf_counter() - start
         self.events.append(event)
         self.on_event(event)
+
+    def attempt(self, candidate: str, fn: Callable[[], T], artifact: Artifact | None = None) -> T | None:
+        """One candidate's pass or check. Its failure marks that candidate broken (None is returned)
+        and the others are still judged. A SpecError still stops the build: the spec is wrong for all."""
+        from compiler.errors import DeploycError, SpecError
+
+        try:
+            return fn()
+        except SpecError:
+            raise
+        except Exception as exc:  # a library's failure on this candidate only: report it, go on
+            reason = str(exc) if isinstance(exc, DeploycError) else f"{type(exc).__name__}: {exc}"
+            self.broken.append(Broken(candidate, reason, artifact))
+            event = PassEvent(f"{candidate} failed", 0.0, False, reason, failed=True)
+            self.events.append(event)
+            self.on_event(event)
+            return None
 
 
 def library_versions(*names: str) -> dict[str, str]:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from compiler.errors import GateFailure
 from compiler.passes import aoti, export_onnx, fp16, ort_optimize, prune, quantize, verify
-from compiler.passes.base import Artifact, PassContext
+from compiler.passes.base import Artifact, Broken, PassContext
 from compiler.passes.data import Dataset, load_dataset, verification_set
-from compiler.passes.load import LoadedModel, load_model, reference_outputs
+from compiler.passes.load import LoadedModel, load_model
+from compiler.passes.reference import check_labels, reference
 from compiler.passes.runners import eager_runner
 from compiler.planner import Plan
 
@@ -17,12 +18,13 @@ from compiler.planner import Plan
 class PassResults:
     data: Dataset  # the verification inputs
     reference_accuracy: float | None
-    candidates: list[Artifact]
+    candidates: list[Artifact]  # built and verified
     verifications: dict[str, verify.Verification]
     failures: dict[str, list[GateFailure]]
     eager: verify.Verification | None  # the original model, measured the same way
     drift_source: Dataset | None = None  # data the drift baseline is computed from
     notes: dict[str, str] = field(default_factory=dict)
+    broken: list[Broken] = field(default_factory=list)  # could not be built or run: never selected
 
 
 def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
@@ -32,33 +34,23 @@ def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
         calibration = load_dataset(spec, "calibration")
         evaluation = load_dataset(spec, "evaluation")
         data = verification_set(spec, evaluation, calibration)
-        reference = _reference(model, data, ctx)
+        check_labels(spec, data)
+        ref_outputs = reference(model, data, ctx)
         event.detail = f"verifying on {data.size} {data.origin} samples"
-    ref_acc = _accuracy(reference, data, spec.model.task)
-    candidates = _candidates(plan, model, calibration, ctx)
-    verifications = {a.candidate: verify.verify(a, ctx, data, reference, ref_acc, plan.measure) for a in candidates}
-    failures = {name: verify.check_gates(v, spec.gates) for name, v in verifications.items()}
-    eager = _eager(model, ctx, data, reference, ref_acc, plan.measure)
+    ref_acc = _accuracy(ref_outputs, data, spec.model.task)
+    made = _candidates(plan, model, calibration, ctx)
+    verifications = {}
+    for a in made:  # a candidate that fails to load or run is reported broken; the others go on
+        v = ctx.attempt(a.candidate, lambda a=a: verify.verify(a, ctx, data, ref_outputs, ref_acc, plan.measure), a)
+        if v is not None:
+            verifications[a.candidate] = v
+    candidates = [a for a in made if a.candidate in verifications]
+    unmeasured = "" if plan.measure else plan.measure_note
+    failures = {name: verify.check_gates(v, spec.gates, unmeasured) for name, v in verifications.items()}
+    eager = _eager(model, ctx, data, ref_outputs, ref_acc, plan.measure)
     notes = {"onnx-pruned": prune.NOTE} if plan.runs("prune") else {}
     return PassResults(data, ref_acc, candidates, verifications, failures, eager,
-                       calibration or evaluation or data, notes)
-
-
-def _reference(model: LoadedModel, data: Dataset, ctx: PassContext) -> list:
-    """The original model's outputs on the verification set, cached like any pass result."""
-    import numpy as np
-
-    key = ctx.cache.key("reference", {}, {"model": model.digest, "data": data.digest()},
-                        verify.library_versions("torch", "onnxruntime"))
-
-    def produce(folder):
-        outputs = reference_outputs(model, data.inputs, ctx.spec)
-        np.savez(folder / "outputs.npz", *outputs)
-        return {"outputs": len(outputs)}
-
-    entry = ctx.cache.get_or_run(key, produce)
-    with np.load(entry.file("outputs.npz")) as npz:
-        return [npz[f"arr_{i}"] for i in range(entry.meta["outputs"])]
+                       calibration or evaluation or data, notes, list(ctx.broken))
 
 
 def _accuracy(reference, data: Dataset, task: str) -> float | None:
@@ -68,29 +60,30 @@ def _accuracy(reference, data: Dataset, task: str) -> float | None:
 
 
 def _candidates(plan: Plan, model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -> list[Artifact]:
+    """The export is fatal when it fails (nothing to judge); any later pass fails only its candidate."""
     if plan.runs("tflite"):
         from compiler.passes import tflite
 
         return tflite.candidates(model, calibration, ctx)
     base = export_onnx.export(model, ctx)
-    out = [base]
-    if plan.runs("ort-optimize"):
-        out.append(ort_optimize.optimize(base, ctx))
-    if plan.runs("fp16"):
-        out.append(fp16.to_fp16(base, ctx))
-    if plan.runs("int8-dynamic"):
-        out.append(quantize.int8_dynamic(base, ctx))
-    if plan.runs("int8-static"):
-        out.append(quantize.int8_static(base, calibration, ctx))
-    if plan.runs("prune"):
-        out.append(prune.pruned_candidate(model, ctx.spec.optimize.prune.amount, ctx))
-    if plan.runs("aoti"):
-        out.append(aoti.compile_aoti(model, ctx, "cuda" if ctx.spec.target.is_gpu else "cpu"))
-    if plan.runs("tensorrt"):
-        from compiler.passes import tensorrt_engine
+    device = "cuda" if ctx.spec.target.is_gpu else "cpu"
+    steps = [
+        ("ort-optimize", "onnx-opt", lambda: ort_optimize.optimize(base, ctx)),
+        ("fp16", "onnx-fp16", lambda: fp16.to_fp16(base, ctx)),
+        ("int8-dynamic", "onnx-int8-dynamic", lambda: quantize.int8_dynamic(base, ctx)),
+        ("int8-static", "onnx-int8-static", lambda: quantize.int8_static(base, calibration, ctx)),
+        ("prune", "onnx-pruned", lambda: prune.pruned_candidate(model, ctx.spec.optimize.prune.amount, ctx)),
+        ("aoti", f"aoti-{device}", lambda: aoti.compile_aoti(model, ctx, device)),
+        ("tensorrt", "tensorrt", lambda: _tensorrt(base, calibration, ctx)),
+    ]
+    made = [ctx.attempt(name, make) for step, name, make in steps if plan.runs(step)]
+    return [base] + [a for a in made if a is not None]
 
-        out.append(tensorrt_engine.build_engine(base, calibration, ctx))
-    return out
+
+def _tensorrt(base: Artifact, calibration: Dataset | None, ctx: PassContext) -> Artifact:
+    from compiler.passes import tensorrt_engine
+
+    return tensorrt_engine.build_engine(base, calibration, ctx)
 
 
 def _eager(model: LoadedModel, ctx: PassContext, data: Dataset, reference, ref_acc, measure: bool):

@@ -25,18 +25,22 @@ LIBS = ("ai-edge-quantizer", "ai-edge-litert")
 
 def variants(base: Artifact, calibration: Dataset | None, shapes: dict[str, tuple[int, ...]],
              ctx: PassContext) -> list[Artifact]:
+    """Each variant that fails is reported broken (ctx.attempt); the others are still judged."""
     o, t = ctx.spec.optimize, ctx.spec.target
     out = []
     if "fp16" in o.precisions and "fp16" in t.precisions:
-        out.append(_variant(base, "tflite-fp16", "fp16", {"recipe": "weight_only_fp16"}, ctx, None))
+        out.append(ctx.attempt("tflite-fp16", lambda: _variant(
+            base, "tflite-fp16", "fp16", {"recipe": "weight_only_fp16"}, ctx, None)))
     if "int8-dynamic" in o.quantize and "int8" in t.precisions:
-        out.append(_variant(base, "tflite-int8-dynamic", "int8", {"recipe": "dynamic_wi8_afp32"}, ctx, None))
+        out.append(ctx.attempt("tflite-int8-dynamic", lambda: _variant(
+            base, "tflite-int8-dynamic", "int8", {"recipe": "dynamic_wi8_afp32"}, ctx, None)))
     if "int8-static" in o.quantize and "int8" in t.precisions and calibration is not None:
         samples = calibration_samples(calibration, shapes)
         config = {"recipe": "static_wi8_ai8", "float_io": True, "data": calibration.digest(),
                   "shapes": {k: list(v) for k, v in sorted(shapes.items())}}
-        out.append(_variant(base, "tflite-int8-static", "int8", config, ctx, samples))
-    return out
+        out.append(ctx.attempt("tflite-int8-static", lambda: _variant(
+            base, "tflite-int8-static", "int8", config, ctx, samples)))
+    return [a for a in out if a is not None]
 
 
 def calibration_samples(data: Dataset, shapes: dict[str, tuple[int, ...]]) -> list[dict[str, np.ndarray]]:

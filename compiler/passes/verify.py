@@ -8,6 +8,7 @@ them and the report stays byte-identical.
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ class Verification:
     accuracy_drop: float | None = None
     size_mb: float = 0.0
     latency: list[Latency] = field(default_factory=list)  # empty: not measured on this host
+    non_finite_outputs: int = 0  # samples where the candidate outputs NaN/Inf (the original's are finite)
 
     def p50(self, batch: int) -> float | None:
         return next((l.p50_ms for l in self.latency if l.batch == batch), None)
@@ -55,6 +57,8 @@ def parity(candidate: str, outputs: list[np.ndarray], reference: list[np.ndarray
     denom = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     cosine = float(np.mean(np.sum(a * b, axis=1) / np.maximum(denom, 1e-12)))
     v = Verification(candidate, round(max_err, 6), round(cosine, 6))
+    v.non_finite_outputs = int(np.sum(np.logical_or.reduce(
+        [~np.isfinite(o.reshape(len(o), -1)).all(axis=1) for o in outputs])))
     if task == "classification":
         v.top1_agreement = round(float(np.mean(out.argmax(-1) == ref.argmax(-1))), 6)
         if data.labels is not None:
@@ -109,7 +113,9 @@ def _verify(artifact: Artifact, spec: Spec, data: Dataset, reference, ref_accura
     return v
 
 
-def check_gates(v: Verification, gates: Gates) -> list[GateFailure]:
+def check_gates(v: Verification, gates: Gates, unmeasured: str = "") -> list[GateFailure]:
+    """A gate passes only on a finite value within its threshold: NaN compares false both ways,
+    so `value < threshold` alone would pass it. A gate whose metric was not computed fails too."""
     checks = [
         ("max_abs_error", v.max_abs_error, gates.max_abs_error, "<="),
         ("cosine", v.cosine, gates.min_cosine, ">="),
@@ -120,10 +126,24 @@ def check_gates(v: Verification, gates: Gates) -> list[GateFailure]:
     ]
     p99 = max((l.p99_ms for l in v.latency if l.batch == 1), default=None)
     checks.append(("latency_p99_ms_batch1", p99, gates.max_latency_p99_ms, "<="))
-    failures = []
+    # Always on, gated or not: a candidate that outputs NaN/Inf where the original does not is broken.
+    failures = [GateFailure(v.candidate, "non_finite_outputs", 0, v.non_finite_outputs, "<=",
+                            "samples with NaN or Inf outputs; the original model's are finite")
+                ] if v.non_finite_outputs else []
     for metric, measured, threshold, op in checks:
-        if threshold is None or measured is None:
+        if threshold is None or _within(measured, threshold, op):
             continue
-        if (op == ">=" and measured < threshold) or (op == "<=" and measured > threshold):
-            failures.append(GateFailure(v.candidate, metric, threshold, measured, op))
+        failures.append(GateFailure(v.candidate, metric, threshold, measured, op, _why(metric, measured, unmeasured)))
     return failures
+
+
+def _within(measured: float | None, threshold: float, op: str) -> bool:
+    if measured is None or not math.isfinite(measured):
+        return False
+    return measured >= threshold if op == ">=" else measured <= threshold
+
+
+def _why(metric: str, measured: float | None, unmeasured: str) -> str:
+    if measured is None:
+        return f"latency {unmeasured}" if metric.startswith("latency") and unmeasured else "not computed for this model"
+    return "" if math.isfinite(measured) else "not a finite number"

@@ -65,4 +65,4 @@ def _yaml(data: dict) -> bytes:
 
 
 def _json(data: dict) -> bytes:
-    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
