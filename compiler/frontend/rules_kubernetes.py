@@ -10,10 +10,11 @@ import re
 from typing import Iterator
 
 from compiler.errors import SpecIssue
+from compiler.frontend import rules_traffic
 from compiler.frontend.spec import Spec
 
 # Services are DNS-1035 labels (start with a letter); the longest suffix added to the name is
-# 8 characters ("-preview", "-metrics", Flagger's "-primary").
+# 8 characters ("-preview", "-metrics", Flagger's "-primary"; "-canary" and "-stable" are 7).
 MAX_NAME = 63 - len("-preview")
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -28,7 +29,7 @@ RESERVED_LABELS = frozenset(f"app.kubernetes.io/{k}" for k in
 def check(spec: Spec) -> Iterator[SpecIssue]:
     if "kubernetes" not in spec.target.emitters:
         return
-    for rule in (_names, _ports, _replicas, _labels, _namespaces, _canary_controller):
+    for rule in (_names, _ports, _replicas, _labels, _namespaces, _canary_controller, rules_traffic.check):
         yield from rule(spec)
 
 

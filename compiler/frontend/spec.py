@@ -240,6 +240,20 @@ class BlueGreen:
 
 
 @dataclass(frozen=True)
+class GatewayRef:
+    name: str = ""
+    namespace: str = ""  # empty: the rollout's namespace
+
+
+@dataclass(frozen=True)
+class Traffic:
+    router: str = "none"  # none | gateway-api | nginx | istio | smi
+    hosts: tuple[str, ...] = ()
+    gateway: GatewayRef = GatewayRef()
+    ingress_class: str = ""
+
+
+@dataclass(frozen=True)
 class RolloutSpec:
     strategy: str = "rolling"
     controller: str = "argo"
@@ -250,6 +264,7 @@ class RolloutSpec:
     analysis: Analysis = Analysis()
     canary: Canary = Canary()
     blue_green: BlueGreen = BlueGreen()
+    traffic: Traffic = Traffic()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from kubernetes import client
 
 from compiler.emitters.catalog_check import CANARY_HASH_LABEL
 from compiler.emitters.kubernetes import analysis_queries as aq
-from compiler.emitters.kubernetes import service
+from compiler.emitters.kubernetes import service, traffic
 from compiler.emitters.kubernetes.common import Workload, plain
 from compiler.frontend.spec import CanaryStep
 
@@ -72,7 +72,8 @@ def _template_ref(w: Workload) -> dict[str, Any]:
 def _canary(w: Workload) -> dict[str, Any]:
     r = w.spec.rollout
     steps = [s for s in (_step(w, step) for step in r.canary.steps) if s]
-    return {"canary": {"maxSurge": r.max_surge, "maxUnavailable": r.max_unavailable, "steps": steps}}
+    return {"canary": {"maxSurge": r.max_surge, "maxUnavailable": r.max_unavailable, "steps": steps,
+                       **traffic.argo_canary_fields(w)}}
 
 
 def _step(w: Workload, step: CanaryStep) -> dict[str, Any] | None:

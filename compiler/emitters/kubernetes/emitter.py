@@ -3,8 +3,8 @@
 Which objects depend on rollout.strategy and rollout.controller:
 - rolling:              Deployment (RollingUpdate)
 - blue-green (argo):    Rollout blueGreen + preview Service + AnalysisTemplate
-- canary (argo):        Rollout canary + AnalysisTemplate
-- canary (flagger):     Deployment + Canary + MetricTemplates (Flagger makes the Services)
+- canary (argo):        Rollout canary + AnalysisTemplate, + the router's Services and object (traffic.py)
+- canary (flagger):     Deployment + Canary + MetricTemplates (Flagger makes the Services), + an Ingress for nginx
 and always ServiceAccount, HPA, PodDisruptionBudget, NetworkPolicy and the metrics Service.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.emitters.base import EmitContext, Files
-from compiler.emitters.kubernetes import argo, crosscheck, flagger, policies, service, workload
+from compiler.emitters.kubernetes import argo, crosscheck, flagger, policies, service, traffic, workload
 from compiler.emitters.kubernetes.common import Workload, plain, to_yaml, workload_of
 
 FOLDER = "k8s"
@@ -45,13 +45,16 @@ def build(w: Workload) -> dict[str, dict[str, Any]]:
         objects["canary.yaml"] = flagger.canary(w)
         for check, template in flagger.metric_templates(w).items():
             objects[f"metrictemplate-{check}.yaml"] = template
+        objects.update(traffic.flagger_objects(w))
         target = policies.ScaleTarget("apps/v1", "Deployment", w.name)
     elif rollout.strategy in ("canary", "blue-green"):
         objects["rollout.yaml"] = argo.rollout(w, pod)
         objects["analysistemplate.yaml"] = argo.analysis_template(w)
-        objects["service.yaml"] = service.serving(w)
         if rollout.strategy == "blue-green":
+            objects["service.yaml"] = service.serving(w)
             objects["service-preview.yaml"] = service.preview(w)
+        else:
+            objects.update(traffic.argo_objects(w))
         target = policies.ScaleTarget(argo.API_VERSION, "Rollout", w.name)
     else:
         objects["deployment.yaml"] = workload.deployment(w, pod, workload.rolling_strategy(w))

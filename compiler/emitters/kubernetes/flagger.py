@@ -6,8 +6,8 @@ Mapping from the spec's canary steps (Flagger has no per-step script):
   so `pause` and `analysis` steps have no separate form: each weight lasts one interval;
 - `threshold` (failed checks before rollback) is failure_limit + 1, matching Argo's failureLimit
   (failed measurements tolerated).
-`spec.provider` is left unset: Flagger then routes traffic with the mesh or ingress it was
-installed with (`-mesh-provider`); the plain `kubernetes` provider cannot split traffic by weight.
+`spec.provider` is the spec's rollout.traffic.router (traffic.py): Flagger splits traffic only
+through a router, so the spec rules refuse a Flagger canary without one.
 Flagger generates the Services (`<name>`, `<name>-primary`, `<name>-canary`) itself.
 
 Which series are the canary's: Flagger copies the target Deployment to `<name>-primary` (the
@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.emitters.kubernetes import analysis_queries as aq
+from compiler.emitters.kubernetes import traffic
 from compiler.emitters.kubernetes.common import HTTP_PORT_NAME, Workload
 
 API_VERSION = "flagger.app/v1beta1"
@@ -54,7 +55,9 @@ def canary(w: Workload) -> dict[str, Any]:
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": w.name},
             "autoscalerRef": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": w.name},
             "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
-            "service": {"port": w.spec.serve.port, "targetPort": HTTP_PORT_NAME, "portName": HTTP_PORT_NAME},
+            **traffic.flagger_fields(w),
+            "service": {"port": w.spec.serve.port, "targetPort": HTTP_PORT_NAME, "portName": HTTP_PORT_NAME,
+                        **traffic.flagger_service_fields(w)},
             "analysis": {
                 "interval": r.analysis.interval,
                 "threshold": r.analysis.failure_limit + 1,

@@ -1,4 +1,5 @@
-"""Services: the serving Service, blue-green's preview Service, and one metrics Service.
+"""Services: the serving Service (and a canary's, see traffic.py), blue-green's preview Service,
+and one metrics Service.
 
 Scraping goes through a dedicated `<name>-metrics` Service that selects every pod of every
 revision. Rollout controllers rewrite the selectors of the serving Services (Argo pins them to
@@ -14,7 +15,12 @@ from compiler.emitters.kubernetes.common import HTTP_PORT_NAME, METRICS_PORT_NAM
 
 
 def serving(w: Workload) -> client.V1Service:
-    return _service(w, w.name, w.selector, [_port(HTTP_PORT_NAME, w.spec.serve.port, HTTP_PORT_NAME)])
+    return named(w, w.name)
+
+
+def named(w: Workload, name: str) -> client.V1Service:
+    """A serving Service over every pod; Argo narrows a canary/stable Service to one ReplicaSet."""
+    return _service(w, name, w.selector, [_port(HTTP_PORT_NAME, w.spec.serve.port, HTTP_PORT_NAME)])
 
 
 def preview(w: Workload) -> client.V1Service:

@@ -114,7 +114,8 @@ def test_flagger_canary_over_a_deployment_with_metric_templates():
     canary = one(files, "Canary")["spec"]
     assert canary["targetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "digits-cnn"}
     assert canary["autoscalerRef"]["name"] == "digits-cnn"
-    assert "provider" not in canary  # the mesh Flagger was installed with
+    assert canary["provider"] == "gatewayapi:v1"  # the example's rollout.traffic.router
+    assert canary["service"]["gatewayRefs"] == [{"name": "public", "namespace": "gateway-system"}]
     analysis = canary["analysis"]
     assert (analysis["stepWeights"], analysis["threshold"], analysis["interval"]) == ([10, 50], 2, "1m")
     assert [m["templateRef"]["name"] for m in analysis["metrics"]] == ["digits-cnn-error-ratio",

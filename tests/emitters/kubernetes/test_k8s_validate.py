@@ -14,7 +14,7 @@ from k8s_helpers import CASES, emit_case, manifests
 import crd_validate
 from compiler.emitters.kubernetes import SUPPORTED_KUBERNETES_VERSIONS
 
-CUSTOM_GROUPS = ("argoproj.io/", "flagger.app/")
+CUSTOM_GROUPS = ("argoproj.io/", "flagger.app/", "gateway.networking.k8s.io/", "networking.istio.io/")
 
 
 @lru_cache(maxsize=None)
