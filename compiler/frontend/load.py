@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compiler.errors import SpecError
-from compiler.frontend import rules
+from compiler.frontend import files, npzcheck, rules, rules_early
 from compiler.frontend.compose import compose_spec, to_container
 from compiler.frontend.locate import Locator
 from compiler.frontend.spec import Spec, freeze
@@ -15,17 +15,28 @@ from compiler.resources import targets_dir
 
 def load_spec(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
     spec_path = Path(spec_path)
-    cfg = compose_spec(spec_path, list(overrides))
-    data = to_container(cfg)
+    try:
+        data = to_container(compose_spec(spec_path, list(overrides)))
+    except SpecError as exc:
+        _locate(exc, Locator(spec_path, None))  # e.g. an interpolation that does not resolve
+        raise
     locator = Locator(spec_path, _target_file(data))
     document = normalize_and_validate(data, locator)
     spec = freeze(document, spec_path.resolve().parent)
-    issues = rules.check(spec)
+    # Files before their contents: an .npz header is read only once the file is known to be one.
+    issues = rules.check(spec) + files.check(spec) + rules_early.check(spec)
+    if not any(i.path.startswith(("model.calibration", "model.evaluation")) for i in issues):
+        issues += npzcheck.check(spec)
     if issues:
-        for issue in issues:
-            issue.file, issue.line = locator.find(issue.path)
-        raise SpecError(issues)
+        raise SpecError(_locate(SpecError(issues), locator).issues)
     return spec
+
+
+def _locate(exc: SpecError, locator: Locator) -> SpecError:
+    for issue in exc.issues:
+        if issue.file is None and issue.path:
+            issue.file, issue.line = locator.find(issue.path)
+    return exc
 
 
 def _target_file(data: dict) -> Path | None:

@@ -7,7 +7,7 @@ import difflib
 import math
 from collections.abc import Mapping
 
-from cerberus import Validator
+from cerberus import TypeDefinition, Validator
 from cerberus.errors import BasicErrorHandler, NOT_NULLABLE, UNKNOWN_FIELD, ValidationError
 
 from compiler.errors import SpecError, SpecIssue
@@ -24,6 +24,15 @@ def spec_schema() -> dict:
     return schema
 
 
+class _FiniteType(type):
+    def __instancecheck__(cls, value) -> bool:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+class _Finite(metaclass=_FiniteType):
+    """`isinstance(x, _Finite)`: an int or a finite float (what Cerberus' type check asks)."""
+
+
 class SpecValidator(Validator):
     """Cerberus with two rules for every field of every schema, kept here rather than per key:
 
@@ -35,13 +44,9 @@ class SpecValidator(Validator):
       section; normalize_and_validate looks for nulls before normalizing.
     """
 
-    types_mapping = {k: v for k, v in Validator.types_mapping.items() if k not in ("float", "number")}
-
-    def _validate_type_float(self, value):
-        return isinstance(value, (int, float)) and math.isfinite(value)
-
-    def _validate_type_number(self, value):
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    types_mapping = {**Validator.types_mapping,
+                     "float": TypeDefinition("float", (_Finite,), ()),
+                     "number": TypeDefinition("number", (_Finite,), (bool,))}
 
 
 def normalize_and_validate(data: dict, locator: Locator | None = None) -> dict:
