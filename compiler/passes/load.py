@@ -1,7 +1,9 @@
 """Load the user's model: a PyTorch module from a factory plus weights, or an ONNX file.
 
-Weights load with `weights_only=True` (or safetensors); a mismatch with the module names the
-missing and unexpected keys. The model digest (factory source + weights bytes) keys the cache.
+The module is built on every build, cached or not: its digest (compiler/passes/model_digest.py)
+keys every pass result, and only the built module says what the model really is (a factory may
+read weights the spec does not name). Factory and weights problems are the user's input: a
+SpecError naming `model.factory` or `model.weights` (exit 2), never a pass failure.
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ from typing import Any, Callable
 
 from compiler.errors import PassError, SpecError, SpecIssue
 from compiler.frontend.spec import Spec
+from compiler.passes.model_digest import files_digest, module_digest, recording_reads
+from compiler.passes.weights import load_weights
 
 
 class LoadedModel:
-    """The user's model, built only when a pass needs it: a warm rebuild whose every pass is
-    cached never constructs the module (nor imports torch). The digest needs only file bytes."""
+    """The user's model: a torch module (eval mode) or an ONNX file, and the digest of what it is.
 
-    def __init__(self, digest: str, onnx_path: Path | None = None, build: Callable[[], Any] | None = None,
-                 module: Any = None):
-        self.digest, self.onnx_path = digest, onnx_path
-        self._build, self._module = build, module
+    `build` (a callable) is kept for callers that construct a module late; load_model builds now."""
+
+    def __init__(self, digest: str | None = None, onnx_path: Path | None = None,
+                 build: Callable[[], Any] | None = None, module: Any = None):
+        self.onnx_path, self._build, self._module, self._digest = onnx_path, build, module, digest
 
     @property
     def module(self):  # torch.nn.Module in eval mode, or None for an ONNX source
@@ -31,14 +35,22 @@ class LoadedModel:
             self._module = self._build()
         return self._module
 
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = module_digest(self.module, "", [], {"files": set(), "modules": set()})
+        return self._digest
+
 
 def load_factory(spec: Spec, ref: str, key: str) -> Callable:
     """`path/to/file.py:function` relative to the spec folder, or `package.module:function`."""
     target, func_name = ref.rsplit(":", 1)
     module = _import_file(spec.resolve_path(target), key) if target.endswith(".py") else _import_module(target, key)
-    func = getattr(module, func_name, None)
+    if not hasattr(module, func_name):
+        raise SpecError(SpecIssue(key, f"{target} has no '{func_name}'"))
+    func = getattr(module, func_name)
     if not callable(func):
-        raise SpecError(SpecIssue(key, f"'{func_name}' is not a function in {target}"))
+        raise SpecError(SpecIssue(key, f"'{func_name}' in {target} is a {type(func).__name__}, not a function"))
     return func
 
 
@@ -53,8 +65,8 @@ def _import_file(path: Path, key: str):
     sys.path.insert(0, str(path.parent))  # so the factory can import its siblings
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's code: any failure is theirs to see
-        raise SpecError(SpecIssue(key, f"importing {path.name} failed: {type(exc).__name__}: {exc}")) from None
+    except (Exception, SystemExit) as exc:  # the user's code: any failure is theirs to see
+        raise SpecError(SpecIssue(key, f"importing {path.name} failed: {_describe(exc)}")) from None
     finally:
         sys.path.remove(str(path.parent))
     return module
@@ -63,22 +75,21 @@ def _import_file(path: Path, key: str):
 def _import_module(name: str, key: str):
     try:
         return importlib.import_module(name)
-    except Exception as exc:
-        raise SpecError(SpecIssue(key, f"cannot import {name}: {type(exc).__name__}: {exc}")) from None
+    except (Exception, SystemExit) as exc:
+        raise SpecError(SpecIssue(key, f"cannot import {name}: {_describe(exc)}")) from None
 
 
 def call_factory(func: Callable, key: str, *args):
     try:
         return func(*args)
-    except Exception as exc:
-        raise SpecError(SpecIssue(key, f"the factory raised {type(exc).__name__}: {exc}")) from None
+    except (Exception, SystemExit) as exc:  # SystemExit too: a factory must not end the build silently
+        name = getattr(func, "__name__", "the factory")
+        raise SpecError(SpecIssue(key, f"the factory {name}() raised {_describe(exc)}")) from None
 
 
-def _digest(paths: list[Path], extra: str) -> str:
-    h = hashlib.sha256(extra.encode())
-    for p in paths:
-        h.update(p.read_bytes())
-    return h.hexdigest()
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def load_model(spec: Spec) -> LoadedModel:
@@ -87,16 +98,16 @@ def load_model(spec: Spec) -> LoadedModel:
         path = spec.resolve_path(m.onnx)
         if not path.is_file():
             raise SpecError(SpecIssue("model.onnx", f"ONNX file not found: {m.onnx}"))
-        return LoadedModel(_digest([path], "onnx"), onnx_path=path)
+        return LoadedModel(files_digest([path, *_external_data(path)], "onnx"), onnx_path=path)
     target = m.factory.rsplit(":", 1)[0]
-    files = [spec.resolve_path(target)] if target.endswith(".py") else []
-    if files and not files[0].is_file():
+    factory_files = [spec.resolve_path(target)] if target.endswith(".py") else []
+    if factory_files and not factory_files[0].is_file():
         raise SpecError(SpecIssue("model.factory", f"factory file not found: {target}"))
-    if m.weights:
-        files.append(spec.resolve_path(m.weights))
-        if not files[-1].is_file():
-            raise SpecError(SpecIssue("model.weights", f"weights file not found: {m.weights}"))
-    return LoadedModel(_digest(files, m.factory), build=lambda: _build_module(spec))
+    if m.weights and not spec.resolve_path(m.weights).is_file():
+        raise SpecError(SpecIssue("model.weights", f"weights file not found: {m.weights}"))
+    with recording_reads() as seen:
+        module = _build_module(spec)
+    return LoadedModel(module_digest(module, m.factory, factory_files, seen), module=module)
 
 
 def _build_module(spec: Spec):
@@ -107,34 +118,25 @@ def _build_module(spec: Spec):
     if not isinstance(module, torch.nn.Module):
         raise SpecError(SpecIssue("model.factory", f"returned {type(module).__name__}, not a torch.nn.Module"))
     if m.weights:
-        _load_weights(module, spec.resolve_path(m.weights))
+        load_weights(module, spec.resolve_path(m.weights), m.weights)
     return module.eval()
 
 
-def _load_weights(module, path: Path) -> None:
-    import torch
+def _external_data(path: Path) -> list[Path]:
+    """Files an ONNX model keeps its tensors in (`.onnx.data`): part of what the model is."""
+    import onnx
 
-    if not path.is_file():
-        raise SpecError(SpecIssue("model.weights", f"weights file not found: {path.name}"))
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+        proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
-        raise SpecError(SpecIssue("model.weights", f"cannot read {path.name}: {type(exc).__name__}: {exc}")) from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    result = module.load_state_dict(state, strict=False)
-    problems = []
-    if result.missing_keys:
-        problems.append(f"missing keys: {', '.join(result.missing_keys[:8])}")
-    if result.unexpected_keys:
-        problems.append(f"unexpected keys: {', '.join(result.unexpected_keys[:8])}")
-    if problems:
-        raise SpecError(SpecIssue("model.weights", f"{path.name} does not match the module ({'; '.join(problems)})"))
+        raise SpecError(SpecIssue("model.onnx", f"cannot read {path.name} as ONNX: {_describe(exc)}")) from None
+    names = set()
+    for init in proto.graph.initializer:
+        names |= {e.value for e in init.external_data if e.key == "location"}
+    missing = sorted(n for n in names if not (path.parent / n).is_file())
+    if missing:
+        raise SpecError(SpecIssue("model.onnx", f"{path.name} keeps tensors in files that are missing: {missing}"))
+    return [path.parent / n for n in sorted(names)]
 
 
 def reference_outputs(loaded: LoadedModel, inputs: dict, spec: Spec) -> list:
@@ -146,9 +148,10 @@ def reference_outputs(loaded: LoadedModel, inputs: dict, spec: Spec) -> list:
     import numpy as np
     import torch
 
+    module = loaded.module  # built outside the try: a factory or weights problem is a SpecError
     try:
         with torch.no_grad():
-            out = loaded.module(*[torch.from_numpy(inputs[t.name]) for t in spec.model.inputs])
+            out = module(*[torch.from_numpy(inputs[t.name]) for t in spec.model.inputs])
     except Exception as exc:
         raise PassError("load", f"the model failed on the signature's inputs: {type(exc).__name__}: {exc}") from None
     outs = out if isinstance(out, (tuple, list)) else [out]
