@@ -98,7 +98,8 @@ def build_examples(work: Path, threads: int) -> list[Path]:
             ("pixels", "logits"))
     (cnn / "runtime.json").write_text(RuntimeConfig(
         "digits-cnn", "1.0.0", "model.onnx", "onnxruntime",
-        [TensorInfo("pixels", "FP32", [-1, 1, 8, 8])], [TensorInfo("logits", "FP32", [-1, 10])],
+        [TensorInfo("pixels", "FP32", [-1, 1, 8, 8], ["batch", None, None, None], None)],
+        [TensorInfo("logits", "FP32", [-1, 10], ["batch", None], None)],
         threads=threads, max_batch_size=32, max_queue_delay_ms=2).to_json())
     roots.append(cnn)
     enc = work / "text-encoder"
@@ -107,7 +108,8 @@ def build_examples(work: Path, threads: int) -> list[Path]:
             enc / "model" / "model.onnx", ("input_ids", "embedding"))
     (enc / "runtime.json").write_text(RuntimeConfig(
         "text-encoder", "0.3.0", "model.onnx", "onnxruntime",
-        [TensorInfo("input_ids", "INT64", [-1, -1])], [TensorInfo("embedding", "FP32", [-1, 128])],
+        [TensorInfo("input_ids", "INT64", [-1, -1], ["batch", "seq"], [0, 999])],
+        [TensorInfo("embedding", "FP32", [-1, 128], ["batch", None], None)],
         threads=threads, max_batch_size=32, max_queue_delay_ms=4).to_json())
     roots.append(enc)
     return roots

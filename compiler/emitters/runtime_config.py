@@ -13,7 +13,8 @@ TRT_CACHE = "/var/cache/deployc/trt"
 def _tensor(t: TensorSpec, fixed: dict[str, int] | None = None) -> TensorInfo:
     fixed = fixed or {}
     shape = [d if isinstance(d, int) else fixed.get(d, -1) for d in t.shape]
-    return TensorInfo(t.name, DATATYPES[t.dtype], shape)
+    dim_names = [d if isinstance(d, str) else None for d in t.shape]
+    return TensorInfo(t.name, DATATYPES[t.dtype], shape, dim_names, list(t.range) if t.range else None)
 
 
 def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, DriftBaseline]) -> RuntimeConfig:

@@ -27,7 +27,7 @@ JSON = "application/json"
 
 
 def _json(doc: dict, status: int = 200) -> Response:
-    return Response(json.dumps(doc, separators=(",", ":")), status, media_type=JSON)
+    return Response(json.dumps(doc, separators=(",", ":"), allow_nan=False), status, media_type=JSON)
 
 
 def _error(status: int, message: str) -> Response:

@@ -7,6 +7,7 @@ neither torch nor ai_edge_litert.
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +24,19 @@ class Backend(Protocol):
     def run(self, inputs: dict[str, np.ndarray], outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Run once on whole arrays (dim 0 is the batch when batching); thread-safe for one caller."""
         ...
+
+
+# A run-time failure blames the request when a value points outside what the model holds (an
+# id past an embedding table, a position past a position table). Shape failures do not: the
+# request's shapes were checked against the declared ones (dims, shared dim names) before the
+# model ran, so a kernel refusing an admitted shape means the model and its spec disagree.
+_VALUE_WORDS = re.compile(r"\bindex|\bindices|\bindice\b|out of (data )?bounds|out of range", re.I)
+# Words that point at the machine: those stay server errors even when they mention an index.
+MACHINE_WORDS = re.compile(r"memory|alloc|cuda|cudnn|cublas|device|delegate|driver", re.I)
+
+
+def blames_values(message: str) -> bool:
+    return bool(_VALUE_WORDS.search(message)) and not MACHINE_WORDS.search(message)
 
 
 class BackendError(Exception):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import BackendError, check_names
+from .backend import BackendError, blames_values, check_names
 from .config import RuntimeConfig
+from .errors import BadValues
 
 log = logging.getLogger("runtime")
 
@@ -29,10 +30,22 @@ class LiteRTBackend:
         with self.lock:
             for start in range(0, rows, self.batch):
                 chunk = {self.names[n]: _pad(a[start:start + self.batch], self.batch) for n, a in inputs.items()}
-                got = self.runner(**chunk)
+                got = self._invoke(chunk)
                 take = min(self.batch, rows - start)
                 parts.append({n: np.asarray(got[self.out_names[n]])[:take] for n in outputs})
         return {n: np.concatenate([p[n] for p in parts]) for n in outputs}
+
+    def _invoke(self, chunk: dict[str, np.ndarray]):
+        try:
+            return self.runner(**chunk)
+        except RuntimeError as exc:
+            # "Embedding Lookup: index out of bounds. Got 200, and bounds are [0, 99]Node number 1
+            # (EMBEDDING_LOOKUP) failed to invoke." The interpreter keeps earlier failures in the
+            # message, so only the last one is this request's.
+            reason = str(exc).rstrip(".").split("failed to invoke.")[-1].strip()
+            if blames_values(reason):
+                raise BadValues(reason) from exc
+            raise
 
 
 def _pad(arr: np.ndarray, batch: int) -> np.ndarray:

@@ -7,18 +7,38 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import BackendError, check_names
+from .backend import MACHINE_WORDS as _MACHINE, BackendError, blames_values, check_names
 from .config import RuntimeConfig
+from .errors import BadValues
 
 log = logging.getLogger("runtime")
 
 
 class OnnxBackend:
-    def __init__(self, session) -> None:
+    def __init__(self, session, ort_errors) -> None:
         self.session = session
+        self.errors = ort_errors  # onnxruntime's exception types (onnxruntime_pybind11_state)
 
     def run(self, inputs: dict[str, np.ndarray], outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
-        return dict(zip(outputs, self.session.run(list(outputs), inputs)))
+        try:
+            return dict(zip(outputs, self.session.run(list(outputs), inputs)))
+        except (self.errors.InvalidArgument, self.errors.Fail, self.errors.RuntimeException) as exc:
+            message = str(exc)
+            # Only a kernel's own refusal ("... while running Gather node ... Status Message: ...")
+            # can blame the values: onnxruntime's check of the inputs' ranks, types and fixed dims
+            # fails only where runtime.json and the model disagree (the edge checked the rest).
+            in_kernel = "Status Message: " in message
+            kind_blames = isinstance(exc, self.errors.InvalidArgument) and not _MACHINE.search(message)
+            if in_kernel and (kind_blames or blames_values(_status(message))):
+                raise BadValues(_status(message)) from exc
+            raise
+
+
+def _status(message: str) -> str:
+    """The kernel's own words from "... running Gather node. Name:'' Status Message: ..."."""
+    head, _, status = message.partition("Status Message: ")
+    op = head.rsplit("running ", 1)[-1].split(" node.")[0]
+    return f"{op}: {status}"
 
 
 def _options(ort, config: RuntimeConfig):
@@ -62,4 +82,6 @@ def load(config: RuntimeConfig, path: Path) -> OnnxBackend:
     check_names("inputs", [t.name for t in config.inputs], [i.name for i in session.get_inputs()])
     check_names("outputs", [t.name for t in config.outputs], [o.name for o in session.get_outputs()],
                 exact=False)
-    return OnnxBackend(session)
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    return OnnxBackend(session, ort_errors)

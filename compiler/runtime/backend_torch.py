@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import BackendError
+from .backend import BackendError, blames_values
 from .config import RuntimeConfig
+from .errors import BadValues
 
 
 class TorchBackend:
@@ -23,7 +24,16 @@ class TorchBackend:
         torch = self.torch
         args = [torch.from_numpy(np.array(a, copy=True)).to(self.device) for a in inputs.values()]
         with self.lock, torch.inference_mode():
-            got = self.model(*args)
+            try:
+                got = self.model(*args)
+            except RuntimeError as exc:
+                # Inductor's bounds checks raise "index out of bounds: 0 <= tmp7 < 100"; the
+                # rest of the message is a C++ stack. A CUDA device assert stays a server error:
+                # it leaves the CUDA context unusable.
+                reason = str(exc).strip().split("\n", 1)[0]
+                if blames_values(reason):
+                    raise BadValues(reason) from exc
+                raise
         if isinstance(got, torch.Tensor):
             got = [got]
         by_name = dict(zip(self.output_names, got))

@@ -19,6 +19,10 @@ class TensorInfo:
     name: str
     datatype: str  # protocol name: FP32, INT64, ...
     shape: list[int]  # -1 for a dynamic dim; dim 0 is the batch dim when batching
+    # The spec's name of each dim (None for a numeric one): inputs that share a name must
+    # agree on its size in a request.
+    dim_names: list[str | None]
+    range: list[float] | None  # declared [lo, hi] of the values (inputs); None: undeclared
 
 
 @dataclass

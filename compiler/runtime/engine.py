@@ -4,6 +4,7 @@ Batching on: requests queue per shape signature (inputs of other non-batch shape
 mixed); when the worker is free, the oldest group is given up to max_queue_delay_ms (counted
 from its oldest request) to fill to max_batch_size rows, then runs as one concatenated batch
 whose results are split back per request. While the worker runs, the next batch gathers.
+A batch that fails is run again request by request, so one request's bad values fail it alone.
 The fill wait happens only while other requests are on their way in (being read or decoded):
 a lone request never waits for company that is not coming.
 Batching off: each request runs on its own.
@@ -146,38 +147,52 @@ class BatchingEngine(Engine):
         for item in batch:
             self.metrics.queue_duration.observe(start - item.enqueued)
         reqs = [item.req for item in batch]
+        self.busy = True
+        running = self.loop.run_in_executor(self.executor, self.work_batch, reqs)
+        running.add_done_callback(lambda f: self._done(batch, f))
+
+    def work_batch(self, reqs: list[InferRequest]) -> list[Results | Exception]:
+        """One batch in the worker thread: each request's results, or the error that is its own.
+
+        When the batch fails, each request runs alone: one request's bad values (an id past the
+        embedding table) must fail that request only, not every request that shared its batch.
+        """
         outputs = tuple(n for n in self.outputs if any(n in r.outputs for r in reqs))
         total = sum(r.rows for r in reqs)
         try:
             inputs = {n: _concat([r.inputs[n] for r in reqs]) for n in reqs[0].inputs}
-        except Exception as exc:  # cannot happen for equal keys; never leave a request hanging
-            self._finish(batch, reqs, total, None, exc)
-            return
-        self.busy = True
-        running = self.loop.run_in_executor(self.executor, self.work, inputs, outputs, total)
-        running.add_done_callback(lambda f: self._done(batch, reqs, total, f))
+            results = self.work(inputs, outputs, total)
+        except Exception as exc:
+            if len(reqs) == 1:
+                return [exc]
+            return [self._alone(r) for r in reqs]
+        try:
+            return _split(results, reqs, total)
+        except Exception as exc:
+            return [exc] * len(reqs)
 
-    def _done(self, batch: list[_Pending], reqs: list[InferRequest], total: int, running: asyncio.Future) -> None:
+    def _alone(self, req: InferRequest) -> Results | Exception:
+        try:
+            return self.backend.run(req.inputs, req.outputs)
+        except Exception as exc:
+            return exc
+
+    def _done(self, batch: list[_Pending], running: asyncio.Future) -> None:
         self.busy = False
         self.dispatch()  # the worker starts on the next batch before these responses are encoded
-        exc = ServerError("the batch was cancelled") if running.cancelled() else running.exception()
-        self._finish(batch, reqs, total, None if exc else running.result(), exc)
-
-    @staticmethod
-    def _finish(batch: list[_Pending], reqs: list[InferRequest], total: int, results: Results | None,
-                exc: BaseException | None) -> None:
-        if exc is None:
-            try:
-                parts = _split(results, reqs, total)
-            except Exception as split_exc:
-                exc = split_exc
-        for i, item in enumerate(batch):
-            if item.future.done():
+        if running.cancelled():
+            outcomes: list = [ServerError("the batch was cancelled")] * len(batch)
+        elif running.exception() is not None:
+            outcomes = [running.exception()] * len(batch)
+        else:
+            outcomes = running.result()
+        for item, outcome in zip(batch, outcomes):
+            if item.future.done():  # timed out while the batch ran
                 continue
-            if exc is not None:
-                item.future.set_exception(exc)
+            if isinstance(outcome, BaseException):
+                item.future.set_exception(outcome)
             else:
-                item.future.set_result(parts[i])
+                item.future.set_result(outcome)
 
     async def close(self) -> None:
         if self.timer is not None:

@@ -16,6 +16,15 @@ class InferError(Exception):
             self.status = status
 
 
+class BadValues(InferError):
+    """The backend refused to run on the request's values (an id past an embedding table, sizes
+    that do not fit together): the client's error, so it must not count against availability."""
+
+    def __init__(self, backend_message: str):
+        reason = " ".join(backend_message.split())[:400]
+        super().__init__(f"inputs: the model cannot run on these values: {reason}")
+
+
 class NotFound(InferError):
     status = 404
 

@@ -35,7 +35,7 @@ else:  # Python 3.10
 
 
 def error_body(message: str) -> bytes:
-    return json.dumps({"error": message}).encode()
+    return json.dumps({"error": message}, allow_nan=False).encode()
 
 
 class Handler:

@@ -26,7 +26,9 @@ SCHEMAS = {
                                                     "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"]},
             "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
             "parameters": _ref("Parameters"),
-            "data": {"description": "row-major values, flat or nested (absent with binary_data_size)"},
+            "data": {"description": "row-major values, flat or nested (absent with binary_data_size); "
+                                    "finite numbers in requests; in responses a non-finite float is "
+                                    "the string \"NaN\", \"Infinity\" or \"-Infinity\""},
         },
     },
     "RequestedOutput": {"type": "object", "required": ["name"],

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import strictjson
 from .config import RuntimeConfig, TensorInfo
 from .errors import InferError, NotFound, ServerError
 
@@ -68,10 +69,7 @@ def dtype_name(dtype: np.dtype) -> str:
 
 def decode(body: bytes, header_length: str | None, sig: Signature) -> InferRequest:
     head, binary = _split(body, header_length)
-    try:
-        doc = json.loads(head)
-    except (ValueError, RecursionError) as exc:
-        raise InferError(f"malformed JSON body: {exc}") from None
+    doc = strictjson.loads(head)
     if not isinstance(doc, dict):
         raise InferError("request body must be a JSON object")
     inputs = _inputs(doc.get("inputs"), binary, sig)
@@ -123,6 +121,7 @@ def _inputs(items, binary: bytes, sig: Signature) -> dict[str, np.ndarray]:
     if not isinstance(items, list) or not items:
         raise InferError("inputs: must be a non-empty list")
     got: dict[str, np.ndarray] = {}
+    sizes: dict[str, tuple[int, str]] = {}  # symbolic dim -> (size, the input that set it)
     offset = 0
     for i, item in enumerate(items):
         where = f"inputs[{i}]"
@@ -139,7 +138,10 @@ def _inputs(items, binary: bytes, sig: Signature) -> dict[str, np.ndarray]:
         info = sig.inputs[name]
         dtype = _datatype(item.get("datatype"), info, where)
         shape = _shape(item.get("shape"), info, sig, where)
+        _shared_dims(shape, info, sizes, where)
         got[name], offset = _tensor(item, dtype, shape, binary, offset, where)
+        if info.range is not None:
+            _in_range(got[name], info.range, f"{where}.data")
     missing = [n for n in sig.inputs if n not in got]
     if missing:
         raise InferError(f"inputs: missing {missing}; the model takes {sorted(sig.inputs)}")
@@ -163,9 +165,44 @@ def _shape(value, info: TensorInfo, sig: Signature, where: str) -> tuple[int, ..
     want = info.shape
     if len(value) != len(want) or any(w != -1 and w != d for w, d in zip(want, value)):
         raise InferError(f"{where}.shape: {value} does not match the model's {want} (-1 is any size)")
+    if 0 in value:
+        i = value.index(0)
+        raise InferError(f"{where}.shape: dim {i}{_dim_name(info, i)} is 0; every dim must be at least 1 "
+                         "(an empty tensor has nothing to infer)")
     if sig.batching and value and value[0] > sig.max_batch_size:
         raise InferError(f"{where}.shape: batch of {value[0]} rows is over max_batch_size {sig.max_batch_size}")
     return tuple(value)
+
+
+def _dim_name(info: TensorInfo, i: int) -> str:
+    return f" ({info.dim_names[i]})" if i < len(info.dim_names) and info.dim_names[i] else ""
+
+
+def _shared_dims(shape: tuple[int, ...], info: TensorInfo, sizes: dict[str, tuple[int, str]], where: str) -> None:
+    """Inputs that name the same dim (tokens and mask both [batch, seq]) must agree on its size."""
+    for i, (size, dim) in enumerate(zip(shape, info.dim_names)):
+        if dim is None:
+            continue
+        first = sizes.setdefault(dim, (size, where))
+        if first[0] != size:
+            raise InferError(f"{where}.shape: dim {i} ({dim}) is {size}, but {first[1]} has {dim} = {first[0]}; "
+                             f"inputs that share the dim {dim!r} must agree on its size")
+
+
+def _in_range(arr: np.ndarray, bounds: list[float], where: str) -> None:
+    """The spec's declared `range` (ids below an embedding's row count), checked before the model runs."""
+    lo, hi = bounds
+    if arr.size == 0 or (lo <= arr.min() and arr.max() <= hi):  # NaN fails both comparisons
+        return
+    flat = arr.ravel()
+    k = int(np.flatnonzero(~((flat >= lo) & (flat <= hi)))[0])
+    index = list(np.unravel_index(k, arr.shape)) if arr.ndim else []
+    raise InferError(f"{where}: value {flat[k].item()!r} at index {[int(j) for j in index]} is outside "
+                     f"the declared range [{_num(lo)}, {_num(hi)}]")
+
+
+def _num(value: float):
+    return int(value) if float(value).is_integer() else value
 
 
 def _tensor(item: dict, dtype: np.dtype, shape: tuple[int, ...], binary: bytes, offset: int,
@@ -202,7 +239,15 @@ def _json_tensor(data, dtype: np.dtype, shape: tuple[int, ...], count: int, wher
         limits = np.iinfo(dtype)
         if arr.min() < limits.min or arr.max() > limits.max:
             raise InferError(f"{where}.data: values outside the range of {PROTOCOL_NAMES[dtype.name]}")
-    return arr.reshape(shape).astype(dtype, copy=False)
+    out = arr.reshape(shape).astype(dtype, copy=False)
+    if dtype.kind == "f" and not np.isfinite(out).all():
+        # NaN/Infinity literals are refused while parsing; what is left is a number too large
+        # for the datatype (1e39 as FP32, 1e999 as anything), which would reach the model as inf.
+        k = int(np.flatnonzero(~np.isfinite(out.ravel()))[0])
+        index = [int(j) for j in np.unravel_index(k, shape)]
+        raise InferError(f"{where}.data: value at index {index} ({arr.ravel()[k].item()!r}) is outside "
+                         f"the range of {PROTOCOL_NAMES[dtype.name]}")
+    return out
 
 
 def _kind_word(arr: np.ndarray) -> str:
@@ -270,9 +315,13 @@ def encode(req: InferRequest, results: dict[str, np.ndarray], model: str, versio
 
 def _json_numbers(arr: np.ndarray) -> str:
     values = arr.ravel().tolist()
-    if arr.dtype == np.float32 and values and np.isfinite(arr).all():
+    if arr.dtype.kind != "f":
+        return strictjson.dumps(values)[1:-1]
+    if not np.isfinite(arr).all():
+        return strictjson.float_list(values)  # "NaN", "Infinity", "-Infinity" (module strictjson)
+    if arr.dtype == np.float32 and values:
         return _float32_format(len(values)) % tuple(values)
-    return json.dumps(values)[1:-1]
+    return strictjson.dumps(values)[1:-1]
 
 
 @functools.lru_cache(maxsize=64)

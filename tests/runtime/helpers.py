@@ -55,11 +55,51 @@ def toy_onnx(path: Path) -> None:
     onnx.save(model, str(path))
 
 
+def embedding_onnx(path: Path, rows: int = 100) -> None:
+    """An embedding table, as a text model starts: ids past its rows fail inside the backend.
+
+    y = sum over seq of E[tokens] * mask   tokens, mask: INT64 [batch, seq] -> y: FP32 [batch, 4]
+    """
+    table = numpy_helper.from_array(np.arange(rows * 4, dtype=np.float32).reshape(rows, 4), "E")
+    axes = numpy_helper.from_array(np.array([1], np.int64), "seq_axis")
+    nodes = [
+        helper.make_node("Gather", ["E", "tokens"], ["vectors"]),
+        helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "last"], ["mask3"]),
+        helper.make_node("Mul", ["vectors", "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "seq_axis"], ["y"], keepdims=0),
+    ]
+    last = numpy_helper.from_array(np.array([2], np.int64), "last")
+    ids = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"]) for n in ("tokens", "mask")]
+    graph = helper.make_graph(nodes, "embedding", ids,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+                              [table, axes, last])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def embedding_config(token_range: list[float] | None = None, **overrides) -> RuntimeConfig:
+    seq = ["batch", "seq"]
+    base = dict(
+        model_name=MODEL, model_version="1", artifact="model.onnx", backend="onnxruntime",
+        inputs=[TensorInfo("tokens", "INT64", [-1, -1], seq, token_range),
+                TensorInfo("mask", "INT64", [-1, -1], seq, None)],
+        outputs=[TensorInfo("y", "FP32", [-1, 4], ["batch", None], None)],
+        max_batch_size=8, max_queue_delay_ms=2.0, drain_seconds=5, drift={},
+    )
+    base.update(overrides)
+    return RuntimeConfig(**base)
+
+
 def toy_config(**overrides) -> RuntimeConfig:
     base = dict(
         model_name=MODEL, model_version="1", artifact="model.onnx", backend="onnxruntime",
-        inputs=[TensorInfo("x", "FP32", [-1, 4]), TensorInfo("ids", "INT64", [-1, -1])],
-        outputs=[TensorInfo("y", "FP32", [-1, 3]), TensorInfo("s", "FP32", [-1])],
+        inputs=[TensorInfo("x", "FP32", [-1, 4], ["batch", None], None),
+                TensorInfo("ids", "INT64", [-1, -1], ["batch", "seq"], None)],
+        outputs=[TensorInfo("y", "FP32", [-1, 3], ["batch", None], None),
+                 TensorInfo("s", "FP32", [-1], ["batch"], None)],
         max_batch_size=8, max_queue_delay_ms=2.0, max_request_bytes=64 * 1024, drain_seconds=10,
         drift={"x": DriftBaseline(edges=[-1.0, 0.0, 1.0], ratios=[0.25, 0.25, 0.25, 0.25])},
     )

@@ -8,8 +8,8 @@ import pytest
 from compiler.runtime.config import TensorInfo
 from .helpers import MODEL, Server, toy_config
 
-INPUTS = [TensorInfo("x", "FP32", [-1, 4])]
-OUTPUTS = [TensorInfo("y", "FP32", [-1, 3])]
+INPUTS = [TensorInfo("x", "FP32", [-1, 4], ["batch", None], None)]
+OUTPUTS = [TensorInfo("y", "FP32", [-1, 3], ["batch", None], None)]
 
 
 def _module():

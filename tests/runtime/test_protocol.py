@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from compiler.runtime.config import TensorInfo
 from compiler.runtime.drift import baseline, bucket_counts
 from compiler.runtime.errors import InferError, NotFound
 from compiler.runtime.protocol import Signature, check_model, decode, encode
@@ -82,7 +83,7 @@ def test_binary_data_output_parameter_applies_to_all_outputs():
     (body([x(data=["a"] * 8), ids()]), "values of kind string do not fit datatype FP32"),
     (body([x(data=[[1, 2], [3]]), ids()]), "not a rectangular array"),
     (body([x(), ids(data=[1.5] * 6)]), "values of kind float do not fit datatype INT64"),
-    (body([x(), ids((3, 3))]), "same batch size"),
+    (body([x(), ids((3, 3))]), "inputs[1] ('ids').shape: dim 0 (batch) is 3, but inputs[0] ('x') has batch = 2"),
     (body([x(), ids()], outputs=[{"name": "nope"}]), "outputs[0].name: unknown output 'nope'"),
     (body([x(), ids()], parameters={"timeout": -1}), "parameters.timeout"),
     (body([x(data=None) | {"data": None}, ids()]), "values of kind mixed/other"),
@@ -104,7 +105,7 @@ def test_binary_size_mismatches_are_refused():
 
 
 def test_int_range_is_checked():
-    sig = Signature.of(toy_config(inputs=[toy_config().inputs[0].__class__("q", "INT8", [-1])], outputs=[]))
+    sig = Signature.of(toy_config(inputs=[TensorInfo("q", "INT8", [-1], ["batch"], None)], outputs=[]))
     req = {"name": "q", "datatype": "INT8", "shape": [2], "data": [1, 300]}
     with pytest.raises(InferError, match="outside the range of INT8"):
         decode(body([req]), None, sig)
@@ -139,7 +140,7 @@ def test_json_output_round_trips_exactly():
     req = InferRequest(inputs={}, outputs=tuple(outs), binary_outputs=frozenset(), id='q"1')
     content, hlen = encode(req, outs, "m", "2")
     assert hlen is None
-    doc = json.loads(content)
+    doc = json.loads(content, parse_constant=pytest.fail)  # strict JSON: no bare NaN or Infinity
     assert doc["id"] == 'q"1' and doc["model_version"] == "2"
     for out in doc["outputs"]:
         want = outs[out["name"]]

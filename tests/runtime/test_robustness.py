@@ -86,7 +86,8 @@ def test_model_that_fails_to_load(tmp_path):
 
 
 def test_config_that_does_not_match_the_model(tmp_path):
-    config = toy_config(inputs=[TensorInfo("pixels", "FP32", [-1, 4]), TensorInfo("ids", "INT64", [-1, -1])])
+    config = toy_config(inputs=[TensorInfo("pixels", "FP32", [-1, 4], ["batch", None], None),
+                                        TensorInfo("ids", "INT64", [-1, -1], ["batch", "seq"], None)])
     srv = Server(tmp_path, config)
     try:
         srv.wait_live()
@@ -110,8 +111,8 @@ def _reshape_model() -> bytes:
 
 
 def test_unexpected_backend_failure_is_a_500_with_an_error_id(tmp_path):
-    config = toy_config(batching=False, inputs=[TensorInfo("x", "FP32", [-1, 4])],
-                        outputs=[TensorInfo("y", "FP32", [-1, 4])], drift={})
+    config = toy_config(batching=False, inputs=[TensorInfo("x", "FP32", [-1, 4], ["batch", None], None)],
+                        outputs=[TensorInfo("y", "FP32", [-1, 4], ["batch", None], None)], drift={})
     srv = Server(tmp_path, config, model_bytes=_reshape_model())
     try:
         srv.wait_ready()

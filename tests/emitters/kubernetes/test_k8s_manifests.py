@@ -55,8 +55,9 @@ def test_gpu_target_gets_gpu_limits_tolerations_runtime_class_and_trt_cache():
 
 def _runtime(trt_engine_cache: str) -> RuntimeConfig:
     return RuntimeConfig(model_name="digits-cnn", model_version="1.0.0", artifact="model.onnx",
-                         backend="onnxruntime", inputs=[TensorInfo("pixels", "FP32", [-1, 1, 8, 8])],
-                         outputs=[TensorInfo("logits", "FP32", [-1, 10])],
+                         backend="onnxruntime",
+                         inputs=[TensorInfo("pixels", "FP32", [-1, 1, 8, 8], ["batch", None, None, None], None)],
+                         outputs=[TensorInfo("logits", "FP32", [-1, 10], ["batch", None], None)],
                          providers=["TensorrtExecutionProvider", "CUDAExecutionProvider"],
                          trt_engine_cache=trt_engine_cache)
 

@@ -178,7 +178,8 @@ def test_error_and_drift_alerts_fire_in_a_real_prometheus(tmp_path):
     _classifier(root / "model" / "model.onnx")
     config = RuntimeConfig(
         model_name=MODEL, model_version="1", artifact="model.onnx", backend="onnxruntime",
-        inputs=[TensorInfo("pixels", "FP32", [-1, 1, 8, 8])], outputs=[TensorInfo("logits", "FP32", [-1, 10])],
+        inputs=[TensorInfo("pixels", "FP32", [-1, 1, 8, 8], ["batch", None, None, None], None)],
+        outputs=[TensorInfo("logits", "FP32", [-1, 10], ["batch", None], None)],
         max_queue_delay_ms=1.0, drain_seconds=1, drift=baseline)
     (root / "runtime.json").write_text(config.to_json())
     rules = _rules(tmp_path, baseline)
