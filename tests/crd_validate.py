@@ -48,6 +48,9 @@ def schemas() -> dict[tuple[str, str], dict[str, Any]]:
 def strict(schema: dict[str, Any]) -> dict[str, Any]:
     """A copy of `schema` where objects with declared properties reject undeclared fields."""
     schema = copy.deepcopy(schema)
+    # An API server always accepts these at the root, declared or not (Istio's schemas omit them).
+    for key, kind in (("apiVersion", "string"), ("kind", "string"), ("metadata", "object")):
+        schema.setdefault("properties", {}).setdefault(key, {"type": kind})
     _tighten(schema)
     return schema
 
