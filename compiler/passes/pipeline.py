@@ -39,18 +39,24 @@ def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
         event.detail = f"verifying on {data.size} {data.origin} samples"
     ref_acc = _accuracy(ref_outputs, data, spec.model.task)
     made = _candidates(plan, model, calibration, ctx)
-    verifications = {}
-    for a in made:  # a candidate that fails to load or run is reported broken; the others go on
-        v = ctx.attempt(a.candidate, lambda a=a: verify.verify(a, ctx, data, ref_outputs, ref_acc, plan.measure), a)
-        if v is not None:
-            verifications[a.candidate] = v
-    candidates = [a for a in made if a.candidate in verifications]
-    unmeasured = "" if plan.measure else plan.measure_note
-    failures = {name: verify.check_gates(v, spec.gates, unmeasured) for name, v in verifications.items()}
+    candidates, verifications, failures = judge(made, ctx, data, ref_outputs, ref_acc, plan)
     eager = _eager(model, ctx, data, ref_outputs, ref_acc, plan.measure)
     notes = {"onnx-pruned": prune.NOTE} if plan.runs("prune") else {}
     return PassResults(data, ref_acc, candidates, verifications, failures, eager,
                        calibration or evaluation or data, notes, list(ctx.broken))
+
+
+def judge(made: list[Artifact], ctx: PassContext, data: Dataset, ref_outputs, ref_acc, plan: Plan):
+    """Verify and gate each candidate. One that fails to load or run is reported broken
+    (ctx.broken) and left out; the others are still judged."""
+    verifications = {}
+    for a in made:
+        v = ctx.attempt(a.candidate, lambda a=a: verify.verify(a, ctx, data, ref_outputs, ref_acc, plan.measure), a)
+        if v is not None:
+            verifications[a.candidate] = v
+    unmeasured = "" if plan.measure else plan.measure_note
+    failures = {name: verify.check_gates(v, ctx.spec.gates, unmeasured) for name, v in verifications.items()}
+    return [a for a in made if a.candidate in verifications], verifications, failures
 
 
 def _accuracy(reference, data: Dataset, task: str) -> float | None:
