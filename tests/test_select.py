@@ -51,3 +51,32 @@ def test_unmeasured_target_uses_preference():
 
 def test_smallest():
     assert select(results({"onnx-opt": 1.0, "onnx-fp32": 1.0}), PLAN, "smallest").artifact.candidate == "onnx-opt"
+
+
+def test_a_nan_latency_is_never_the_fastest():
+    chosen = select(results({"onnx-int8-dynamic": float("nan"), "onnx-opt": 1.0}), PLAN, "fastest")
+    assert chosen.artifact.candidate == "onnx-opt"
+
+
+def test_nan_latency_first_in_line_does_not_decide_the_batch_or_the_winner():
+    chosen = select(results({"onnx-fp16": float("nan"), "onnx-int8-dynamic": 2.0, "onnx-opt": 1.0}), PLAN, "fastest")
+    assert chosen.artifact.candidate == "onnx-opt"
+
+
+def test_no_finite_latency_falls_back_to_the_preference():
+    chosen = select(results({"onnx-fp32": float("nan"), "onnx-opt": float("inf")}), PLAN, "fastest")
+    assert chosen.artifact.candidate == "onnx-opt" and "no finite measurement" in chosen.reason
+
+
+def test_smallest_skips_a_nan_size():
+    r = results({"onnx-fp32": 1.0, "onnx-opt": 1.0})
+    r.verifications["onnx-fp32"].size_mb = float("nan")
+    assert select(r, PLAN, "smallest").artifact.candidate == "onnx-opt"
+
+
+def test_most_accurate_counts_zero_accuracy_and_skips_nan():
+    r = results({"onnx-fp32": 1.0, "onnx-opt": 1.0, "onnx-fp16": 1.0})
+    r.verifications["onnx-fp32"].accuracy = 0.0  # a real accuracy: not replaced by the cosine of 1.0
+    r.verifications["onnx-opt"].accuracy = float("nan")
+    r.verifications["onnx-fp16"].accuracy = 0.5
+    assert select(r, PLAN, "most-accurate").artifact.candidate == "onnx-fp16"
