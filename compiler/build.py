@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from compiler import __version__
+from compiler.emitters import image
 from compiler.emitters.base import EmitContext, SelectedArtifact
 from compiler.emitters.registry import emitter
 from compiler.emitters.report import report_data
@@ -64,7 +65,17 @@ def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection
     for step in the_plan.emitters:
         if step.run:
             files.update(emitter(step.name).emit(EmitContext(spec, selected, runtime, report, dict(files))))
+    if "image/Dockerfile" in files and image.hermetic(spec):
+        files.update(_vendor_wheels(spec, runtime))
     return files
+
+
+def _vendor_wheels(spec: Spec, runtime) -> dict:
+    """The action that makes the image hermetic: exactly the pins of image/requirements.lock."""
+    from compiler.actions import wheels
+
+    vendored = wheels.vendor(image.image_lock(spec, runtime))
+    return {f"image/wheels/{name}": path for name, path in vendored.items()}
 
 
 def _drift_baseline(spec: Spec, results: PassResults) -> dict:

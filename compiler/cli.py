@@ -21,6 +21,17 @@ err = Console(stderr=True, highlight=False)
 
 SpecArg = typer.Argument(..., help="the deploy spec (YAML)", show_default=False)
 Overrides = typer.Argument(None, help="Hydra overrides, e.g. target=nvidia-a100 serve.replicas.max=8")
+AllowPath = typer.Option(None, "--allow-path", metavar="DIR", help="let the spec name files in DIR (repeatable); "
+                         "by default a spec may only name files in its own folder")
+
+
+def _allow_paths(dirs: Optional[List[Path]]) -> None:
+    """Through the environment, so sweep jobs in other processes get the same permission."""
+    from compiler.frontend.files import ALLOW_ENV
+
+    if dirs:
+        given = [str(d.resolve()) for d in dirs]
+        os.environ[ALLOW_ENV] = os.pathsep.join(filter(None, [os.environ.get(ALLOW_ENV, ""), *given]))
 
 
 def _fail(exc: DeploycError) -> None:
@@ -45,20 +56,24 @@ def guarded(func):
 
 @app.command()
 @guarded
-def validate(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides) -> None:
+def validate(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides,
+             allow_path: Optional[List[Path]] = AllowPath) -> None:
     """Check the spec against the schemas and rules (fast; no model is loaded)."""
     from compiler.frontend import load_spec
 
+    _allow_paths(allow_path)
     s = load_spec(spec, overrides or [])
     console.print(f"{spec}: valid ({s.name} {s.version} for {s.target.name})")
 
 
 @app.command()
 @guarded
-def explain(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides) -> None:
+def explain(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides,
+            allow_path: Optional[List[Path]] = AllowPath) -> None:
     """Show the resolved spec and the plan: which passes and emitters run, and why."""
     import yaml
 
+    _allow_paths(allow_path)
     from compiler.frontend import load_spec
     from compiler.planner import plan
 
@@ -76,14 +91,14 @@ def explain(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides) ->
 
 
 @app.command()
+@guarded
 def targets() -> None:
     """List the hardware target profiles."""
-    import yaml
-
+    from compiler.frontend.yamlsafe import read_yaml
     from compiler.resources import target_names, targets_dir
 
     for name in target_names():
-        data = yaml.safe_load((targets_dir() / f"{name}.yaml").read_text())
+        data = read_yaml(targets_dir() / f"{name}.yaml", "target profile")  # with limits, like the specs
         console.print(f"{name:15} {data['kind']:7} {data['runtime']:12} {data['description']}", markup=False)
 
 
@@ -108,8 +123,10 @@ def build(
     jobs: Optional[int] = typer.Option(None, "--jobs", help="with -m: run N jobs at once (Hydra's joblib launcher)"),
     check: bool = typer.Option(False, "--check", help="build into a temp folder and exit 1 with the diff "
                                "if OUT is stale; OUT is never modified"),
+    allow_path: Optional[List[Path]] = AllowPath,
 ) -> None:
     """Build the spec: verified model artifacts, image context, manifests, rules, report."""
+    _allow_paths(allow_path)
     if multirun or check or jobs is not None:
         raise typer.Exit(_build_sweep_or_check(spec, overrides or [], out, image, no_cache, multirun, jobs, check))
     from compiler.build import build as run_build
@@ -177,6 +194,25 @@ def serve(
                                           "run `deployc build` first"))
     err.print(f"serving {root} on http://{host}:{port}/v2", markup=False)
     run_server(root, host, port, metrics_port)
+
+
+@app.command()
+@guarded
+def lock(
+    upgrade: bool = typer.Option(False, "--upgrade", help="re-resolve every package to the newest version the "
+                                 "direct pins allow (default: keep what the locks pin)"),
+    python: Optional[List[str]] = typer.Option(None, "--python", help="CPython major.minor (repeatable; default: all)"),
+    platform: Optional[List[str]] = typer.Option(None, "--platform", help="e.g. linux/arm64 (repeatable; default: all)"),
+) -> None:
+    """Maintainers: write the image dependency locks that ship in compiler/locks/ (asks the index)."""
+    from compiler.locks import make
+
+    outcomes = make.make_locks(tuple(python or make.PYTHONS), tuple(platform or make.PLATFORMS), upgrade=upgrade)
+    for o in outcomes:
+        state = "no wheels: " + o.error if o.error else ("updated" if o.changed else "unchanged")
+        console.print(f"{o.file:52} {state}", markup=False)
+    if all(o.error for o in outcomes):
+        raise typer.Exit(1)
 
 
 def main() -> None:

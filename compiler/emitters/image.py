@@ -1,8 +1,10 @@
 """image/: a Docker build context for the serving runtime and the selected model.
 
 Dockerfile, .dockerignore, the runtime package (runtime/), the model (model/<file>),
-runtime.json, and requirements.lock; in hermetic mode (the default) also wheels/, the
-dependency wheels for the target platform, so the image builds with no network.
+runtime.json, and requirements.lock, copied from the lock deployc ships for the target's
+platform and Python (compiler/locks/): the emitter reads no network and no host state. In
+hermetic mode (the default) the build's vendoring action adds wheels/, exactly those pins,
+so the image builds with no network.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from compiler.actions import wheels
+from compiler import locks
 from compiler.emitters.base import EmitContext, Files
 from compiler.emitters.templating import render
 from compiler.errors import DeploycError, SpecError
@@ -78,6 +80,31 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
+def hermetic(spec) -> bool:
+    return spec.image.hermetic and spec.target.image.hermetic
+
+
+def image_lock(spec, runtime) -> locks.Lock:
+    """The shipped lock the hermetic image installs (raises naming a missing combination)."""
+    engine = locks.engine_for(runtime.backend, runtime.providers)
+    return locks.load(engine, spec.target.image.platform, base_image(spec.target.image.base).python)
+
+
+def lock_text(lock: locks.Lock) -> str:
+    """requirements.lock in pip's hash-checking format, sorted by name."""
+    head = (f"# The image's Python dependencies for {lock.platform}, CPython {lock.python}.\n"
+            "# Every wheel is pinned by sha256 and vendored in wheels/; written by deployc.\n"
+            "# pip install --no-index --require-hashes --find-links wheels -r requirements.lock\n")
+    return head + lock.body()
+
+
+def unlocked_text(reqs: list[str]) -> str:
+    """Without hermetic mode: the pinned direct dependencies; pip resolves the rest at build time."""
+    head = ("# The image's direct Python dependencies (not hermetic: pip resolves and downloads\n"
+            "# them from the package index when the image is built).\n")
+    return head + "".join(f"{r}\n" for r in sorted(reqs))
+
+
 class ImageEmitter:
     name = "image"
 
@@ -86,22 +113,20 @@ class ImageEmitter:
             raise DeploycError("image: no selected artifact to put in the image")
         spec, rt = ctx.spec, ctx.runtime
         base = base_image(spec.target.image.base)
-        reqs = wheels.requirements(rt.backend, rt.providers)
         files: Files = {}
-        hermetic = spec.image.hermetic and spec.target.image.hermetic
-        if hermetic:
-            vendored = wheels.vendor(reqs, spec.target.image.platform, base.python)
-            files.update({f"image/wheels/{name}": path for name, path in vendored.paths().items()})
-            files["image/requirements.lock"] = wheels.lock_text(vendored).encode()
+        if hermetic(spec):
+            files["image/requirements.lock"] = lock_text(image_lock(spec, rt)).encode()
         else:
             # Our pins are for the CPython the wheels were tested with; a platform that is not
             # hermetic gets the names only, and its own index picks versions for its Python.
+            locks.platform_tag(spec.target.image.platform)  # an unknown platform is still an error
+            reqs = locks.requirements(locks.engine_for(rt.backend, rt.providers))
             names = reqs if spec.target.image.hermetic else [r.split("==")[0] for r in reqs]
-            files["image/requirements.lock"] = wheels.unlocked_text(names).encode()
+            files["image/requirements.lock"] = unlocked_text(names).encode()
         dockerfile = render(
             "Dockerfile.j2", title=spec.name, version=spec.version, target=spec.target.name,
             platform=spec.target.image.platform, base=base.ref, install_python=not base.has_python,
-            hermetic=hermetic, uid=UID, port=spec.serve.port, metrics_port=spec.serve.metrics_port,
+            hermetic=hermetic(spec), uid=UID, port=spec.serve.port, metrics_port=spec.serve.metrics_port,
             labels=oci_labels(ctx), trt_cache=rt.trt_engine_cache, prune=" \\\n && ".join(PRUNE))
         files["image/Dockerfile"] = dockerfile.encode()
         files["image/.dockerignore"] = DOCKERIGNORE.encode()

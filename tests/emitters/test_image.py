@@ -1,8 +1,8 @@
 """The image emitter on a hand-built EmitContext: the context's files, the Dockerfile, the lock.
 
-Hermetic contexts vendor real wheels with pip (into the session's cache; the first test
-downloads them from the package index, the rest reuse them). No Docker engine is needed here:
-tests/actions/test_docker_image.py builds and runs the image.
+The emitter is pure: requirements.lock comes from the lock deployc ships (compiler/locks/);
+vendoring the wheels is an action (tests/actions/test_wheels.py). No Docker engine is needed
+here: tests/actions/test_docker_image.py builds and runs the image.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler.actions import wheels
+from compiler import locks
 from compiler.emitters.base import EmitContext, SelectedArtifact
-from compiler.emitters.image import UID, ImageEmitter, base_image
+from compiler.emitters.image import UID, ImageEmitter, base_image, image_lock
 from compiler.emitters.runtime_config import runtime_config
 from compiler.errors import DeploycError, SpecError
 from compiler.frontend import load_spec
@@ -56,18 +56,16 @@ def test_context_holds_runtime_model_config_and_lock(emitted):
     assert {"image/Dockerfile", "image/.dockerignore", "image/requirements.lock"} <= set(files)
 
 
-def test_lock_pins_every_vendored_wheel_by_its_digest(emitted):
-    _, files = emitted
+def test_lock_is_the_shipped_lock_for_the_platform_and_python(emitted):
+    ctx, files = emitted
     lock = files["image/requirements.lock"].decode()
-    pinned = dict(re.findall(r"^([a-z0-9-]+)==\S+ \\\n    --hash=sha256:([0-9a-f]{64})$", lock, re.M))
-    vendored = {k.removeprefix("image/wheels/"): v for k, v in files.items() if k.startswith("image/wheels/")}
-    assert len(pinned) == len(vendored) >= 5
-    for name, path in vendored.items():
-        assert pinned[wheels.normalize(name.split("-")[0])] == hashlib.sha256(path.read_bytes()).hexdigest()
+    shipped = image_lock(ctx.spec, ctx.runtime)
+    assert shipped.file_name == "onnxruntime-manylinux_2_28_x86_64-cp311.txt"
+    assert lock.endswith(shipped.body()) and "--hash=sha256:" in lock
     for direct in ("onnxruntime", "numpy", "starlette", "uvicorn", "prometheus-client"):
-        assert f"{direct}=={wheels.PINS[direct]} \\" in lock
-    assert "torch" not in pinned  # the CPU image stays small
-    assert all(re.search(r"manylinux|none-any", n) for n in vendored)
+        assert f"{direct}=={locks.PINS[direct]} \\" in lock
+    assert "torch" not in lock  # the CPU image stays small
+    assert not any(k.startswith("image/wheels/") for k in files)  # vendoring is the build's action
 
 
 def test_emit_is_deterministic(emitted, tmp_path):
@@ -126,7 +124,7 @@ def test_not_hermetic_installs_from_the_index(tmp_path):
     files = ImageEmitter().emit(_context(tmp_path, ["image.hermetic=false"]))
     assert not any(k.startswith("image/wheels/") for k in files)
     lock = files["image/requirements.lock"].decode()
-    assert f"onnxruntime=={wheels.PINS['onnxruntime']}\n" in lock and "--hash" not in lock
+    assert f"onnxruntime=={locks.PINS['onnxruntime']}\n" in lock and "--hash" not in lock
     text = files["image/Dockerfile"].decode()
     assert "--no-index" not in text and "COPY wheels/" not in text
 
@@ -138,7 +136,7 @@ def test_gpu_base_without_python_gets_one_and_a_writable_engine_cache(tmp_path):
     files = ImageEmitter().emit(ctx)
     text = files["image/Dockerfile"].decode()
     assert "apt-get install -y --no-install-recommends python3 python3-venv" in text
-    assert f"onnxruntime-gpu=={wheels.PINS['onnxruntime-gpu']}" in files["image/requirements.lock"].decode()
+    assert f"onnxruntime-gpu=={locks.PINS['onnxruntime-gpu']}" in files["image/requirements.lock"].decode()
     assert f"VOLUME {ctx.runtime.trt_engine_cache}" in text
 
 
@@ -165,11 +163,12 @@ def test_unknown_platform_is_a_clear_error(tmp_path):
 
 
 def test_requirements_follow_backend_and_providers():
-    assert "onnxruntime-gpu==" in " ".join(wheels.requirements("onnxruntime", ["CUDAExecutionProvider"]))
-    assert any(r.startswith("onnxruntime==") for r in wheels.requirements("onnxruntime", ["CPUExecutionProvider"]))
-    assert any(r.startswith("ai-edge-litert==") for r in wheels.requirements("litert", []))
+    assert locks.engine_for("onnxruntime", ["CUDAExecutionProvider"]) == "onnxruntime-gpu"
+    assert locks.engine_for("onnxruntime", ["CPUExecutionProvider"]) == "onnxruntime"
+    assert locks.engine_for("litert", []) == "ai-edge-litert"
+    assert f"torch=={locks.PINS['torch']}" in locks.requirements("torch")
     with pytest.raises(DeploycError, match="no dependency set"):
-        wheels.requirements("tensorflow", [])
+        locks.engine_for("tensorflow", [])
 
 
 def test_platform_without_pypi_wheels_is_never_hermetic(tmp_path):
