@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -158,3 +159,123 @@ def test_gate_violation_names_artifact_metric_threshold(tmp_path):
     text = str(info.value)
     assert "onnx-int8-dynamic: size_mb = " in text and "gate requires <= 0.0001" in text
     assert not (tmp_path / "out" / "cpu-x86").exists()
+
+
+# Every kind of bad factory or weights is the user's input: a SpecError naming the key (exit 2).
+
+def _weights_error(tmp_path, state, name="w.pt", build="return Tiny()") -> str:
+    import torch
+
+    if isinstance(state, bytes):
+        (tmp_path / name).write_bytes(state)
+    elif name.endswith(".safetensors"):
+        from safetensors.torch import save_file
+
+        save_file(state, str(tmp_path / name))
+    else:
+        torch.save(state, tmp_path / name)
+    with pytest.raises(SpecError) as info:
+        load_model(load_spec(make(tmp_path, weights=f"weights: {name}", build=build)))
+    assert info.value.exit_code == 2
+    return str(info.value)
+
+
+def test_weights_wrong_shape_names_tensor_and_shapes(tmp_path):
+    import torch
+
+    text = _weights_error(tmp_path, {"fc.weight": torch.zeros(5, 4), "fc.bias": torch.zeros(5)})
+    assert text.startswith("model.weights")
+    assert "fc.weight (module [3, 4], file [5, 4])" in text and "fc.bias (module [3], file [5])" in text
+
+
+def test_weights_wrong_dtype(tmp_path):
+    import torch
+
+    text = _weights_error(tmp_path, {"fc.weight": torch.zeros(3, 4, dtype=torch.int64), "fc.bias": torch.zeros(3)})
+    assert "dtype mismatch: fc.weight (module float32, file int64)" in text
+
+
+def test_weights_half_precision_loads(tmp_path):
+    """fp16 into an fp32 module is what torch's copy does without changing meaning: accepted."""
+    import torch
+
+    torch.save({"fc.weight": torch.ones(3, 4, dtype=torch.float16), "fc.bias": torch.zeros(3)}, tmp_path / "w.pt")
+    module = load_model(load_spec(make(tmp_path, weights="weights: w.pt"))).module
+    assert module.fc.weight.dtype == torch.float32 and float(module.fc.weight.sum()) == 12.0
+
+
+def test_weights_not_a_weights_file(tmp_path):
+    """The front end may catch a wrong format first; either way the key and the file are named."""
+    for name, content in (("w.pt", b"just some text\n"), ("w.safetensors", b"\x00" * 64)):
+        text = _weights_error(tmp_path, content, name)
+        assert text.startswith("model.weights") and name in text
+        assert re.search(r"cannot read|not a|invalid", text), text
+
+
+def test_weights_not_a_state_dict(tmp_path):
+    import torch
+
+    assert "holds a Tensor, not a state dict" in _weights_error(tmp_path, torch.zeros(3))
+    text = _weights_error(tmp_path, {"fc.weight": torch.zeros(3, 4), "fc.bias": torch.zeros(3), "epoch": 3})
+    assert "entries that are not tensors: epoch" in text
+
+
+BUFFERED = """return WithIds()
+class WithIds(Tiny):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("position_ids", torch.arange(4), persistent=False)
+        self.register_buffer("scale", torch.ones(3))"""
+
+
+def test_non_persistent_buffer_in_file_is_accepted(tmp_path):
+    """Older transformers saved position_ids as persistent; torch does not load non-persistent
+    buffers, so the key is fine and the module keeps its own values."""
+    import torch
+
+    state = {"fc.weight": torch.ones(3, 4), "fc.bias": torch.zeros(3), "scale": torch.full((3,), 2.0),
+             "position_ids": torch.arange(4)}
+    torch.save(state, tmp_path / "w.pt")
+    module = load_model(load_spec(make(tmp_path, weights="weights: w.pt", build=BUFFERED))).module
+    assert float(module.scale[0]) == 2.0 and module.position_ids.tolist() == [0, 1, 2, 3]
+
+
+def test_unknown_key_and_missing_buffer_are_errors(tmp_path):
+    import torch
+
+    state = {"fc.weight": torch.ones(3, 4), "fc.bias": torch.zeros(3), "position_ids": torch.arange(4),
+             "pooler.dense.weight": torch.zeros(2)}
+    text = _weights_error(tmp_path, state, build=BUFFERED)
+    assert "missing keys: scale" in text and "unexpected keys: pooler.dense.weight" in text
+    assert "position_ids" not in text
+
+
+@pytest.mark.parametrize("body, message", [
+    ("return 42", r"model.factory: returned int, not a torch.nn.Module"),
+    ("raise SystemExit(3)", r"model.factory: the factory build\(\) raised SystemExit: 3"),
+    ("import no_such_pkg_xyz", r"model.factory: the factory build\(\) raised ModuleNotFoundError: No module named 'no_such_pkg_xyz'"),
+])
+def test_factory_bad_result_or_exit(tmp_path, body, message):
+    with pytest.raises(SpecError, match=message):
+        load_model(load_spec(make(tmp_path, build=body)))
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("model.py:nothing", r"model.factory: model.py has no 'nothing'"),
+    ("model.py:CONSTANT", r"model.factory: 'CONSTANT' in model.py is a int, not a function"),
+])
+def test_factory_missing_or_not_callable(tmp_path, ref, message):
+    spec_path = make(tmp_path)
+    (tmp_path / "model.py").write_text((tmp_path / "model.py").read_text() + "\nCONSTANT = 3\n")
+    with pytest.raises(SpecError, match=message):
+        load_model(load_spec(spec_path, [f"model.factory={ref}"]))
+
+
+def test_wrong_weights_exit_2_through_the_cli(tmp_path, cli):
+    import torch
+
+    torch.save({"fc.weight": torch.zeros(7, 4), "fc.bias": torch.zeros(7)}, tmp_path / "w.pt")
+    result = cli("build", str(make(tmp_path, weights="weights: w.pt")), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    assert "model.weights" in result.stderr and "fc.weight (module [3, 4], file [7, 4])" in result.stderr
+    assert "failed on the signature's inputs" not in result.stderr and "Traceback" not in result.stderr
