@@ -239,7 +239,8 @@ def _json_tensor(data, dtype: np.dtype, shape: tuple[int, ...], count: int, wher
         limits = np.iinfo(dtype)
         if arr.min() < limits.min or arr.max() > limits.max:
             raise InferError(f"{where}.data: values outside the range of {PROTOCOL_NAMES[dtype.name]}")
-    out = arr.reshape(shape).astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # too large for the datatype: refused just below, by name
+        out = arr.reshape(shape).astype(dtype, copy=False)
     if dtype.kind == "f" and not np.isfinite(out).all():
         # NaN/Infinity literals are refused while parsing; what is left is a number too large
         # for the datatype (1e39 as FP32, 1e999 as anything), which would reach the model as inf.

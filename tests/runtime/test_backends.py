@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from compiler.runtime.config import TensorInfo
-from .helpers import MODEL, Server, toy_config
+from .helpers import MODEL, Server, metric_value, toy_config
 
 INPUTS = [TensorInfo("x", "FP32", [-1, 4], ["batch", None], None)]
 OUTPUTS = [TensorInfo("y", "FP32", [-1, 3], ["batch", None], None)]
@@ -64,5 +64,69 @@ def test_torch_aoti_backend(tmp_path):
     srv = Server(tmp_path, config, model_bytes=open(package, "rb").read())
     try:
         _serve_and_compare(srv, module, rows=5)
+    finally:
+        assert srv.terminate() == 0
+
+
+def _embedding():
+    import torch
+
+    class Embed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = torch.nn.Embedding(100, 4)
+
+        def forward(self, tokens):
+            return self.table(tokens).sum(1)
+
+    torch.manual_seed(0)
+    return Embed().eval()
+
+
+def _ids_past_the_table_are_a_client_error(srv: Server, datatype: str) -> None:
+    srv.wait_ready(120)
+    bad = {"inputs": [{"name": "tokens", "datatype": datatype, "shape": [1, 3], "data": [1, 100, 3]}]}
+    status, body = srv.post_json(f"/v2/models/{MODEL}/infer", bad)
+    assert status == 400 and "index out of bounds" in body["error"], body
+    good = {"inputs": [{"name": "tokens", "datatype": datatype, "shape": [1, 3], "data": [1, 2, 3]}]}
+    assert srv.post_json(f"/v2/models/{MODEL}/infer", good)[0] == 200
+    text = srv.metrics_text()
+    assert metric_value(text, "deployc_requests_total", {"outcome": "client_error"}) == 1
+    assert metric_value(text, "deployc_requests_total", {"outcome": "server_error"}) == 0
+
+
+def _embedding_config(datatype: str, artifact: str, backend: str, **extra):
+    return toy_config(backend=backend, artifact=artifact, drift={},
+                      inputs=[TensorInfo("tokens", datatype, [-1, 3], ["batch", None], None)],
+                      outputs=[TensorInfo("y", "FP32", [-1, 4], ["batch", None], None)], **extra)
+
+
+@pytest.mark.edge
+def test_litert_index_out_of_bounds_is_a_client_error(tmp_path):
+    pytest.importorskip("ai_edge_litert", reason="the litert backend needs ai-edge-litert")
+    litert_torch = pytest.importorskip("litert_torch", reason="converting a test model needs litert-torch")
+    import torch
+
+    model = tmp_path / "model.tflite"
+    litert_torch.convert(_embedding(), (torch.zeros(1, 3, dtype=torch.int64),)).export(str(model))
+    config = _embedding_config("INT32", "model.tflite", "litert")  # the converter makes ids int32
+    srv = Server(tmp_path, config, model_bytes=model.read_bytes())
+    try:
+        _ids_past_the_table_are_a_client_error(srv, "INT32")
+    finally:
+        assert srv.terminate() == 0
+
+
+@pytest.mark.slow
+def test_torch_aoti_index_out_of_bounds_is_a_client_error(tmp_path):
+    torch = pytest.importorskip("torch", reason="the torch backend needs torch")
+    batch = torch.export.Dim("batch", min=1, max=64)
+    program = torch.export.export(_embedding(), (torch.zeros(2, 3, dtype=torch.int64),),
+                                  dynamic_shapes=({0: batch},))
+    package = torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path / "model.pt2"))
+    srv = Server(tmp_path, _embedding_config("INT64", "model.pt2", "torch"),
+                 model_bytes=open(package, "rb").read())
+    try:
+        _ids_past_the_table_are_a_client_error(srv, "INT64")
     finally:
         assert srv.terminate() == 0

@@ -147,3 +147,71 @@ def test_json_output_round_trips_exactly():
         got = np.asarray(out["data"], dtype=want.dtype).reshape(out["shape"])
         np.testing.assert_array_equal(got, want)
     assert [o["datatype"] for o in doc["outputs"]] == ["FP32", "FP32", "BOOL", "INT64", "FP16"]
+
+
+# --- values: strict JSON, declared ranges, shared dims ------------------------------------------
+
+RANGED = Signature.of(toy_config(inputs=[TensorInfo("x", "FP32", [-1, 4], ["batch", None], [-1.0, 1.5]),
+                                         TensorInfo("ids", "INT64", [-1, -1], ["batch", "seq"], None)]))
+
+
+def raw_x(data: str, shape=(1, 4)) -> bytes:
+    return (f'{{"inputs":[{{"name":"x","datatype":"FP32","shape":{list(shape)},"data":{data}}},'
+            '{"name":"ids","datatype":"INT64","shape":[1,1],"data":[1]}]}').encode()
+
+
+@pytest.mark.parametrize("data, needle", [
+    ("[1, NaN, 3, 4]", "inputs[0] ('x').data[1]: NaN is not valid JSON"),
+    ("[[1, 2], [3, -Infinity]]", "inputs[0] ('x').data[1][1]: -Infinity is not valid JSON"),
+    ("[1, 2, 3, 1e999]", "inputs[0] ('x').data: value at index [0, 3] (inf) is outside the range of FP32"),
+    ("[1, 2, 3e38, 4e38]", "inputs[0] ('x').data: value at index [0, 3] (4e+38) is outside the range of FP32"),
+])
+def test_json_numbers_are_strict_and_finite(data, needle):
+    assert needle in refused(raw_x(data, (2, 2) if data.startswith("[[") else (1, 4)))
+
+
+def test_non_json_literals_are_refused_anywhere():
+    assert refused(body([x(), ids()])[:-1] + b',"parameters":{"priority":Infinity}}') == (
+        "parameters.priority: Infinity is not valid JSON; JSON tensor data holds finite numbers only "
+        "(send non-finite values as binary tensor data)")
+
+
+def test_declared_range_names_input_index_and_value():
+    assert _refused_with(RANGED, raw_x("[0.5, -1, 1.5, 2]")) == "inputs[0] ('x').data: value 2.0 at index [0, 3] is outside the declared range [-1, 1.5]"
+    decode(raw_x("[0.5, -1, 1.5, 1]"), None, RANGED)  # the bounds themselves are inside
+
+
+def test_declared_range_refuses_nan_in_binary_tensors():
+    xs = np.array([[0.5, np.nan, 0, 0]], np.float32)
+    head = json.dumps({"inputs": [
+        {"name": "x", "datatype": "FP32", "shape": [1, 4], "parameters": {"binary_data_size": 16}},
+        ids((1, 1))]}).encode()
+    assert _refused_with(RANGED, head + xs.tobytes(), str(len(head))).startswith(
+        "inputs[0] ('x').data: value nan at index [0, 1] is outside the declared range")
+
+
+def _refused_with(sig: Signature, payload: bytes, header: str | None = None) -> str:
+    with pytest.raises(InferError) as info:
+        decode(payload, header, sig)
+    assert info.value.status == 400
+    return info.value.message
+
+
+@pytest.mark.parametrize("payload, needle", [
+    (body([x((2, 4)), ids((2, 0), [])]), "inputs[1] ('ids').shape: dim 1 (seq) is 0; every dim must be at least 1"),
+    (body([x((0, 4), []), ids((0, 3), [])]), "inputs[0] ('x').shape: dim 0 (batch) is 0"),
+    (body([x((2, 4)), ids((1, 3))]), "inputs[1] ('ids').shape: dim 0 (batch) is 1, but inputs[0] ('x') has batch = 2"),
+])
+def test_shapes_name_the_dim_at_fault(payload, needle):
+    assert needle in refused(payload)
+
+
+def test_non_finite_outputs_are_strict_json_strings():
+    from compiler.runtime.protocol import InferRequest
+
+    outs = {"y": np.array([[np.nan, np.inf, -np.inf, 0.25]], np.float32), "s": np.array([np.inf], np.float64)}
+    req = InferRequest(inputs={}, outputs=("y", "s"), binary_outputs=frozenset())
+    content, _ = encode(req, outs, "m", "1")
+    doc = json.loads(content, parse_constant=pytest.fail)
+    assert doc["outputs"][0]["data"] == ["NaN", "Infinity", "-Infinity", 0.25]
+    assert doc["outputs"][1]["data"] == ["Infinity"]
