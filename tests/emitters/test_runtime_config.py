@@ -42,3 +42,12 @@ def test_edge_bundle_has_fixed_shapes_and_no_batching():
     rt = config("text-encoder", "target=android-arm64", fmt="tflite")
     assert not rt.batching and rt.backend == "litert"
     assert rt.inputs[0].shape == [-1, 32]
+
+
+def test_inputs_carry_their_declared_range_and_dim_names():
+    rt = RuntimeConfig.from_json(runtime_config(load_spec(EXAMPLES / "text-encoder" / "deploy.yaml"),
+                                                selected(), {}).to_json())
+    ids = rt.inputs[0]
+    assert ids.range == [0, 999] and ids.dim_names == ["batch", "seq"]
+    assert rt.outputs[0].range is None and rt.outputs[0].dim_names == ["batch", None]
+    assert config("digits-cnn").inputs[0].dim_names == ["batch", None, None, None]
