@@ -55,11 +55,11 @@ def argo_canary_fields(w: Workload) -> dict[str, Any]:
     if kind == "none":
         return {}
     routing = {
-        "gateway-api": lambda: {"plugins": {GATEWAY_PLUGIN: {"httpRoute": w.name, "namespace": w.namespace}}},
-        "nginx": lambda: {"nginx": {"stableIngress": w.name}},
-        "istio": lambda: {"istio": {"virtualService": {"name": w.name, "routes": [ISTIO_ROUTE]}}},
-        "smi": lambda: {"smi": {"rootService": w.name, "trafficSplitName": w.name}},
-    }[kind]()
+        "gateway-api": {"plugins": {GATEWAY_PLUGIN: {"httpRoute": w.name, "namespace": w.namespace}}},
+        "nginx": {"nginx": {"stableIngress": w.name}},
+        "istio": {"istio": {"virtualService": {"name": w.name, "routes": [ISTIO_ROUTE]}}},
+        "smi": {"smi": {"rootService": w.name, "trafficSplitName": w.name}},
+    }[kind]
     return {"canaryService": canary_name(w), "stableService": stable_name(w), "trafficRouting": routing}
 
 
