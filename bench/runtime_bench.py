@@ -86,6 +86,13 @@ def _example_module(name: str):
     return module.build_model().eval()
 
 
+def _serving(threads: int, max_queue_delay_ms: float) -> dict:
+    """The serving knobs the bench runs with (the examples' spec values; batching on)."""
+    return dict(providers=["CPUExecutionProvider"], threads=threads, batching=True, max_batch_size=32,
+                max_queue_delay_ms=max_queue_delay_ms, max_request_bytes=4 * 1024 * 1024, request_timeout_s=10.0,
+                max_concurrency=64, drain_seconds=20, drift={}, trt_engine_cache="", trt_options={})
+
+
 def build_examples(work: Path, threads: int) -> list[Path]:
     import torch
 
@@ -100,7 +107,7 @@ def build_examples(work: Path, threads: int) -> list[Path]:
         "digits-cnn", "1.0.0", "model.onnx", "onnxruntime",
         [TensorInfo("pixels", "FP32", [-1, 1, 8, 8], ["batch", None, None, None], None)],
         [TensorInfo("logits", "FP32", [-1, 10], ["batch", None], None)],
-        threads=threads, max_batch_size=32, max_queue_delay_ms=2).to_json())
+        **_serving(threads, max_queue_delay_ms=2.0)).to_json())
     roots.append(cnn)
     enc = work / "text-encoder"
     (enc / "model").mkdir(parents=True)
@@ -110,7 +117,7 @@ def build_examples(work: Path, threads: int) -> list[Path]:
         "text-encoder", "0.3.0", "model.onnx", "onnxruntime",
         [TensorInfo("input_ids", "INT64", [-1, -1], ["batch", "seq"], [0, 999])],
         [TensorInfo("embedding", "FP32", [-1, 128], ["batch", None], None)],
-        threads=threads, max_batch_size=32, max_queue_delay_ms=4).to_json())
+        **_serving(threads, max_queue_delay_ms=4.0)).to_json())
     roots.append(enc)
     return roots
 

@@ -30,7 +30,8 @@ def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, Drif
         inputs=[_tensor(x, fixed_dims) for x in spec.model.inputs],
         outputs=[_tensor(x, fixed_dims) for x in spec.model.outputs],
         providers=providers or ["CPUExecutionProvider"], threads=s.threads,
-        batching=s.batching.enabled and not t.is_edge,  # TFLite shapes are fixed max_batch_size=s.batching.max_batch_size,
+        # TFLite shapes are fixed: the litert backend runs its own fixed-size chunks.
+        batching=s.batching.enabled and not t.is_edge, max_batch_size=s.batching.max_batch_size,
         max_queue_delay_ms=s.batching.max_queue_delay_ms, max_request_bytes=s.max_request_bytes,
         request_timeout_s=s.request_timeout_s, max_concurrency=s.max_concurrency,
         drain_seconds=s.drain_seconds, drift=drift,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 # Open Inference Protocol datatype names, by numpy dtype name.
@@ -39,20 +39,23 @@ class RuntimeConfig:
     backend: str  # onnxruntime | litert | torch
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
-    providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
-    threads: int = 1
-    batching: bool = True
-    max_batch_size: int = 32
-    max_queue_delay_ms: float = 2.0
-    max_request_bytes: int = 4 * 1024 * 1024
-    request_timeout_s: float = 10.0
-    max_concurrency: int = 64
-    drain_seconds: int = 20
-    drift: dict[str, DriftBaseline] = field(default_factory=dict)
-    trt_engine_cache: str = ""  # a writable folder for TensorRT engines, when that EP is used
+    # No field has a default: every value comes from the spec (whose schema owns the defaults),
+    # so an argument the compiler forgets to pass fails loudly instead of silently serving a
+    # default (serve.batching.max_batch_size once never reached the server).
+    providers: list[str]  # ONNX Runtime execution providers, in priority order
+    threads: int  # intra-op threads of the backend
+    batching: bool  # dynamic batching across requests
+    max_batch_size: int  # rows per formed batch (and per request)
+    max_queue_delay_ms: float  # how long the first request of a batch waits for company
+    max_request_bytes: int  # a larger body gets 413
+    request_timeout_s: float  # a request waiting longer gets 504
+    max_concurrency: int  # requests in flight; more get 503
+    drain_seconds: int  # after SIGTERM: finish in-flight requests for at most this long
+    drift: dict[str, DriftBaseline]  # input name -> build-time baseline; {} when drift is off
+    trt_engine_cache: str  # a writable folder for TensorRT engines, when that EP is used; else ""
     # Extra TensorRT EP options from the build: the optimization profile of the dynamic dims
-    # (so one engine covers every batch the server forms) and trt_fp16_enable.
-    trt_options: dict[str, str] = field(default_factory=dict)
+    # (so one engine covers every batch the server forms) and trt_fp16_enable; else {}.
+    trt_options: dict[str, str]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -60,9 +63,12 @@ class RuntimeConfig:
     @classmethod
     def from_json(cls, text: str) -> "RuntimeConfig":
         data = json.loads(text)
+        missing = sorted({f.name for f in fields(cls)} - set(data))
+        if missing:  # a runtime.json from another deployc version: say so, don't guess defaults
+            raise ValueError(f"runtime.json lacks {', '.join(missing)}: rebuild it with this deployc")
         data["inputs"] = [TensorInfo(**t) for t in data["inputs"]]
         data["outputs"] = [TensorInfo(**t) for t in data["outputs"]]
-        data["drift"] = {k: DriftBaseline(**v) for k, v in data.get("drift", {}).items()}
+        data["drift"] = {k: DriftBaseline(**v) for k, v in data["drift"].items()}
         return cls(**data)
 
     @classmethod

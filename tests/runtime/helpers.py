@@ -80,6 +80,20 @@ def embedding_onnx(path: Path, rows: int = 100) -> None:
     onnx.save(model, str(path))
 
 
+# Every serving knob of runtime.json, explicitly: RuntimeConfig has no defaults of its own
+# (the spec schema owns them). Tests override what they exercise.
+SERVING = dict(
+    providers=["CPUExecutionProvider"], threads=1, batching=True, max_batch_size=32, max_queue_delay_ms=2.0,
+    max_request_bytes=4 * 1024 * 1024, request_timeout_s=10.0, max_concurrency=64, drain_seconds=20,
+    drift={}, trt_engine_cache="", trt_options={},
+)
+
+
+def runtime(**fields) -> RuntimeConfig:
+    """A RuntimeConfig with SERVING's knobs and the given fields."""
+    return RuntimeConfig(**{**SERVING, **fields})
+
+
 def embedding_config(token_range: list[float] | None = None, **overrides) -> RuntimeConfig:
     seq = ["batch", "seq"]
     base = dict(
@@ -90,7 +104,7 @@ def embedding_config(token_range: list[float] | None = None, **overrides) -> Run
         max_batch_size=8, max_queue_delay_ms=2.0, drain_seconds=5, drift={},
     )
     base.update(overrides)
-    return RuntimeConfig(**base)
+    return runtime(**base)
 
 
 def toy_config(**overrides) -> RuntimeConfig:
@@ -104,7 +118,7 @@ def toy_config(**overrides) -> RuntimeConfig:
         drift={"x": DriftBaseline(edges=[-1.0, 0.0, 1.0], ratios=[0.25, 0.25, 0.25, 0.25])},
     )
     base.update(overrides)
-    return RuntimeConfig(**base)
+    return runtime(**base)
 
 
 def write_root(root: Path, config: RuntimeConfig, model_bytes: bytes | None = None) -> Path:

@@ -9,6 +9,7 @@ from k8s_helpers import emit, emit_case, manifests, one, spec_for
 from compiler.emitters.base import EmitContext
 from compiler.emitters.kubernetes import TRT_ENGINE_CACHE, KubernetesEmitter
 from compiler.errors import DeploycError
+from tests.runtime.helpers import runtime as make_runtime
 from compiler.runtime.config import RuntimeConfig, TensorInfo
 
 DIGEST = "sha256:" + "ab" * 32
@@ -54,7 +55,7 @@ def test_gpu_target_gets_gpu_limits_tolerations_runtime_class_and_trt_cache():
 
 
 def _runtime(trt_engine_cache: str) -> RuntimeConfig:
-    return RuntimeConfig(model_name="digits-cnn", model_version="1.0.0", artifact="model.onnx",
+    return make_runtime(model_name="digits-cnn", model_version="1.0.0", artifact="model.onnx",
                          backend="onnxruntime",
                          inputs=[TensorInfo("pixels", "FP32", [-1, 1, 8, 8], ["batch", None, None, None], None)],
                          outputs=[TensorInfo("logits", "FP32", [-1, 10], ["batch", None], None)],

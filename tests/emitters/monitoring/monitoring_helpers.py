@@ -15,7 +15,8 @@ from compiler.emitters.base import EmitContext
 from compiler.emitters.monitoring import MonitoringEmitter, Options
 from compiler.frontend import load_spec
 from compiler.passes.baseline import compute_baseline
-from compiler.runtime.config import RuntimeConfig
+from tests.runtime.helpers import runtime as make_runtime
+
 
 REPO = Path(__file__).resolve().parents[3]
 TESTS = REPO / "tests"
@@ -40,7 +41,7 @@ def calibration(example: str) -> dict:
 def context(example: str, overrides: list[str] | tuple[str, ...] = (), drift: bool = True) -> EmitContext:
     spec = load_spec(REPO / "examples" / example / "deploy.yaml", list(overrides))
     baseline = compute_baseline(calibration(example), spec.monitoring.drift.buckets) if drift else {}
-    runtime = RuntimeConfig(model_name=spec.name, model_version=spec.version, artifact="model.onnx",
+    runtime = make_runtime(model_name=spec.name, model_version=spec.version, artifact="model.onnx",
                             backend="onnxruntime", inputs=[], outputs=[], drift=baseline)
     return EmitContext(spec=spec, selected=None, runtime=runtime, report={})
 

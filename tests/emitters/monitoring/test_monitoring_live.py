@@ -40,7 +40,8 @@ from compiler.emitters.kubernetes import KubernetesEmitter
 from compiler.emitters.monitoring import MonitoringEmitter, Options, manifests
 from compiler.frontend import load_spec
 from compiler.passes.baseline import compute_baseline
-from compiler.runtime.config import RuntimeConfig, TensorInfo
+from tests.runtime.helpers import runtime as make_runtime
+from compiler.runtime.config import TensorInfo
 from monitoring_helpers import REPO
 
 PROMETHEUS = shutil.which("prometheus")
@@ -88,7 +89,7 @@ def _classifier(path: Path) -> None:
 
 def _rules(tmp: Path, baseline) -> Path:
     spec = load_spec(REPO / "examples" / MODEL / "deploy.yaml", ["monitoring.drift.window=30s"])
-    runtime = RuntimeConfig(model_name=MODEL, model_version=spec.version, artifact="model.onnx",
+    runtime = make_runtime(model_name=MODEL, model_version=spec.version, artifact="model.onnx",
                             backend="onnxruntime", inputs=[], outputs=[], drift=baseline)
     files = MonitoringEmitter(Options(alert_for="2s", rate_window="30s")).emit(
         EmitContext(spec=spec, selected=None, runtime=runtime, report={}))
@@ -176,7 +177,7 @@ def test_error_and_drift_alerts_fire_in_a_real_prometheus(tmp_path):
     root = tmp_path / "root"
     (root / "model").mkdir(parents=True)
     _classifier(root / "model" / "model.onnx")
-    config = RuntimeConfig(
+    config = make_runtime(
         model_name=MODEL, model_version="1", artifact="model.onnx", backend="onnxruntime",
         inputs=[TensorInfo("pixels", "FP32", [-1, 1, 8, 8], ["batch", None, None, None], None)],
         outputs=[TensorInfo("logits", "FP32", [-1, 10], ["batch", None], None)],
