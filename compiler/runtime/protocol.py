@@ -231,24 +231,51 @@ def _json_tensor(data, dtype: np.dtype, shape: tuple[int, ...], count: int, wher
     except (ValueError, TypeError, RecursionError):
         raise InferError(f"{where}.data: not a rectangular array of numbers") from None
     if arr.dtype.kind not in ACCEPTED_KINDS[dtype.kind]:
-        raise InferError(f"{where}.data: values of kind {_kind_word(arr)} do not fit datatype "
-                         f"{PROTOCOL_NAMES[dtype.name]}")
+        # Whole numbers past int64 reach here as object (or float) arrays: too large for an
+        # integer datatype, and fine for a float one unless past its range too.
+        error = _outside_datatype(data, dtype, shape, where)
+        if error is None and dtype.kind == "f" and _numbers(arr, (int, float)):
+            arr = np.asarray(data, np.float64)
+        else:
+            raise error or InferError(f"{where}.data: values of kind {_kind_word(arr)} do not fit datatype "
+                                      f"{PROTOCOL_NAMES[dtype.name]}")
     if arr.size != count:
         raise InferError(f"{where}.data: {arr.size} elements, but shape {list(shape)} needs {count}")
     if dtype.kind in "iu" and arr.size:
         limits = np.iinfo(dtype)
         if arr.min() < limits.min or arr.max() > limits.max:
-            raise InferError(f"{where}.data: values outside the range of {PROTOCOL_NAMES[dtype.name]}")
+            raise _outside_datatype(data, dtype, shape, where)
     with np.errstate(over="ignore"):  # too large for the datatype: refused just below, by name
         out = arr.reshape(shape).astype(dtype, copy=False)
     if dtype.kind == "f" and not np.isfinite(out).all():
         # NaN/Infinity literals are refused while parsing; what is left is a number too large
         # for the datatype (1e39 as FP32, 1e999 as anything), which would reach the model as inf.
-        k = int(np.flatnonzero(~np.isfinite(out.ravel()))[0])
-        index = [int(j) for j in np.unravel_index(k, shape)]
-        raise InferError(f"{where}.data: value at index {index} ({arr.ravel()[k].item()!r}) is outside "
-                         f"the range of {PROTOCOL_NAMES[dtype.name]}")
+        raise _outside_datatype(data, dtype, shape, where)
     return out
+
+
+def _numbers(arr: np.ndarray, kinds: tuple[type, ...]) -> bool:
+    return arr.dtype.kind == "O" and all(type(v) in kinds for v in arr.flat)
+
+
+def _outside_datatype(data, dtype: np.dtype, shape: tuple[int, ...], where: str) -> InferError | None:
+    """The first number too large for the datatype, by index and value; None if there is none or
+    the data holds something other than numbers (only called on a request that looks wrong)."""
+    leaves = np.asarray(data, dtype=object)
+    if leaves.size == 0 or not _numbers(leaves, (int,) if dtype.kind in "iu" else (int, float)):
+        return None
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    # Python numbers compare exactly with these (2**2000 against a float too)
+    lo, hi = (int(info.min), int(info.max)) if dtype.kind in "iu" else (-float(info.max), float(info.max))
+    k = next((k for k, v in enumerate(leaves.flat) if not lo <= v <= hi), None)
+    if k is None:
+        return None
+    at = shape if leaves.size == math.prod(shape) else leaves.shape
+    index = [int(j) for j in np.unravel_index(k, at)]
+    text = repr(leaves.flat[k])
+    text = text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
+    return InferError(f"{where}.data: value {text} at index {index} is outside the range of "
+                      f"{PROTOCOL_NAMES[dtype.name]}")
 
 
 def _kind_word(arr: np.ndarray) -> str:

@@ -163,11 +163,25 @@ def raw_x(data: str, shape=(1, 4)) -> bytes:
 @pytest.mark.parametrize("data, needle", [
     ("[1, NaN, 3, 4]", "inputs[0] ('x').data[1]: NaN is not valid JSON"),
     ("[[1, 2], [3, -Infinity]]", "inputs[0] ('x').data[1][1]: -Infinity is not valid JSON"),
-    ("[1, 2, 3, 1e999]", "inputs[0] ('x').data: value at index [0, 3] (inf) is outside the range of FP32"),
-    ("[1, 2, 3e38, 4e38]", "inputs[0] ('x').data: value at index [0, 3] (4e+38) is outside the range of FP32"),
+    ("[1, 2, 3, 1e999]", "inputs[0] ('x').data: value inf at index [0, 3] is outside the range of FP32"),
+    ("[1, 2, 3e38, 4e38]", "inputs[0] ('x').data: value 4e+38 at index [0, 3] is outside the range of FP32"),
+    (f"[1, 2, 3, {2**2000}]", "inputs[0] ('x').data: value 114813069527... (603 digits) at index [0, 3] is outside"),
 ])
 def test_json_numbers_are_strict_and_finite(data, needle):
     assert needle in refused(raw_x(data, (2, 2) if data.startswith("[[") else (1, 4)))
+
+
+@pytest.mark.parametrize("data, needle", [
+    ([2**70], "inputs[1] ('ids').data: value 1180591620717411303424 at index [0, 0] is outside the range of INT64"),
+    ([-1, 2**64 - 1], "inputs[1] ('ids').data: value 18446744073709551615 at index [0, 1] is outside the range"),
+])
+def test_whole_numbers_past_the_datatype_are_out_of_range_not_of_the_wrong_kind(data, needle):
+    assert needle in refused(body([x((1, 4)), ids((1, len(data)), data)]))
+
+
+def test_whole_numbers_past_int64_are_fine_as_floats():
+    req = decode(body([x((1, 4), [1, 2, 3, 2**70]), ids((1, 1))]), None, SIG)
+    assert req.inputs["x"][0, 3] == np.float32(2**70)
 
 
 def test_non_json_literals_are_refused_anywhere():
