@@ -110,3 +110,18 @@ def test_gzip_body_is_inflated(server):
     status, _, body = server.request("POST", f"/v2/models/{MODEL}/infer", gzip.compress(json.dumps(doc).encode()),
                                      {"Content-Encoding": "gzip"})
     assert status == 200 and json.loads(body)["outputs"][1]["data"] == [11.0]
+
+
+def test_non_finite_outputs_reach_tritonclient_through_strict_json(client, server):
+    """Binary inputs may hold NaN and Infinity (no declared range here); the JSON response
+    carries the outputs as the strings "NaN"/"Infinity", which tritonclient reads back."""
+    xs = np.array([[np.nan, 0, 0, 0], [np.inf, 0, 0, 0]], np.float32)
+    a = httpclient.InferInput("x", [2, 4], "FP32")
+    a.set_data_from_numpy(xs, binary_data=True)
+    b = httpclient.InferInput("ids", [2, 1], "INT64")
+    b.set_data_from_numpy(np.ones((2, 1), np.int64), binary_data=True)
+    result = client.infer(MODEL, [a, b], outputs=[httpclient.InferRequestedOutput("y", binary_data=False)])
+    y = result.as_numpy("y")
+    assert np.isnan(y[0]).all() and np.isinf(y[1]).any()
+    raw = result.get_response()["outputs"][0]["data"]
+    assert "NaN" in raw and all(isinstance(v, (str, float)) for v in raw)
