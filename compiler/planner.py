@@ -123,11 +123,12 @@ def _edge_steps(spec: Spec) -> list[Step]:
 
 
 def _measurement(spec: Spec) -> tuple[bool, str]:
-    t = spec.target
+    t, lat = spec.target, spec.optimize.latency
+    runs = f"p50/p99 of {lat.iterations} runs after {lat.warmup} warm-up runs"
     if t.is_edge:
-        return True, f"measured on the build host ({HOST_ARCH}), not on the device"
+        return True, f"measured on the build host ({HOST_ARCH}), not on the device; {runs}"
     if t.kind == "cpu" and t.arch == HOST_ARCH:
-        return True, f"measured on the build host ({HOST_ARCH})"
+        return True, f"measured on the build host ({HOST_ARCH}); {runs}"
     what = f"an NVIDIA {t.gpu.model} GPU" if t.is_gpu and t.gpu else f"an {t.arch} CPU"
     return False, f"not measured on this host (the target runs on {what}; this host is {HOST_ARCH} without it)"
 
