@@ -94,8 +94,14 @@ class EdgeConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    exporter: str = "auto"  # auto | dynamo | torchscript
+
+
+@dataclass(frozen=True)
 class OptimizeSpec:
     opset: int = 18
+    export: ExportConfig = ExportConfig()
     graph: bool = True
     precisions: tuple[str, ...] = ("fp32", "fp16")
     quantize: tuple[str, ...] = ("int8-dynamic",)
