@@ -14,15 +14,15 @@ host; commit outputs built with `smallest` or `most-accurate` when CI checks the
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compiler.diff.trees import LOCK, files_of
 from compiler.digest import sha256_file
+from compiler.report_model import Report, ReportFormatError
 
 REPORT, REPORT_MD = "report.json", "report.md"
 SWEEP_FILES = ("sweep.md", "sweep.csv", "sweep.png")
@@ -103,7 +103,7 @@ def compare_tree(committed: Path, fresh: Path) -> tuple[list[str], bool]:
         if a is None or b is None:
             stale.append(rel)
         elif rel == REPORT:
-            if not identical and portable(_json(a)) != portable(_json(b)):
+            if not identical and not _same_but_host(a, b):
                 stale.append(rel)
         elif rel == REPORT_MD:
             if identical and not _same(a, b):
@@ -116,20 +116,31 @@ def compare_tree(committed: Path, fresh: Path) -> tuple[list[str], bool]:
     return stale, identical
 
 
-def portable(report: dict | None) -> dict | None:
-    """report.json without what depends on the host that measured it."""
+def portable(report: Report | None) -> Report | None:
+    """The report without what depends on the host that measured it: latency (and which of its
+    cells were NaN or Inf), the measurement note, and the selection's wording (it quotes a p50)."""
     if report is None:
         return None
-    data = copy.deepcopy(report)
-    for key in ("latency_note", "measured"):
-        data.pop(key, None)
-    for candidate in data.get("candidates") or []:
-        candidate.pop("latency", None)
-    if isinstance(data.get("baseline"), dict):
-        data["baseline"].pop("latency", None)
-    if isinstance(data.get("selected"), dict):
-        data["selected"].pop("reason", None)
-    return data
+    candidates = tuple(replace(c, latency=(), non_finite={k: v for k, v in c.non_finite.items()
+                                                          if not k.startswith("latency.")})
+                       for c in report.candidates)
+    return replace(report, latency_note="", measured=False, candidates=candidates,
+                   baseline=replace(report.baseline, latency=()) if report.baseline else None,
+                   selected=replace(report.selected, reason=""))
+
+
+def _same_but_host(committed: Path, fresh: Path) -> bool:
+    old = portable(_report(committed))
+    return old is not None and old == portable(_report(fresh))
+
+
+def _report(path: Path) -> Report | None:
+    """None for a report.json this deployc would not write: it is stale, whatever it says."""
+    data = _json(path)
+    try:
+        return None if data is None else Report.from_json_dict(data, str(path))
+    except ReportFormatError:
+        return None
 
 
 def _lock(path: Path, strict: bool) -> dict | None:

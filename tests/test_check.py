@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from compiler.check import compare, compare_tree, portable
+from compiler.report_model import Report
 from tests.conftest import EXAMPLES, ROOT
 from tests.diff.test_diff_trees import REPORT, make_tree
 
@@ -44,7 +45,25 @@ def test_other_host_latency_is_not_staleness(tmp_path):
     other["latency_note"] = "measured on the build host (aarch64)"
     a, b = _with_report(tmp_path / "a" / "t", REPORT), _with_report(tmp_path / "b" / "t", other)
     assert compare_tree(a, b) == ([], False)
-    assert portable(REPORT) == portable(other)
+    assert portable(Report.from_json_dict(REPORT)) == portable(Report.from_json_dict(other))
+
+
+def test_a_latency_cell_that_was_nan_on_one_host_only_is_not_staleness(tmp_path):
+    other = copy.deepcopy(REPORT)
+    other["candidates"][0]["latency"][0]["p50_ms"] = None
+    other["candidates"][0]["non_finite"] = {"latency.b1.p50_ms": "nan"}
+    a, b = _with_report(tmp_path / "a" / "t", REPORT), _with_report(tmp_path / "b" / "t", other)
+    assert compare_tree(a, b) == ([], False)
+
+
+@pytest.mark.parametrize("edit", [lambda r: r["candidates"][0].pop("cosine"), lambda r: r.update(extra=1),
+                                  lambda r: r["candidates"][0].update(cosine=float("nan"))])
+def test_a_committed_report_this_deployc_would_not_write_is_stale(tmp_path, edit):
+    """Missing, unknown or NaN: whatever the rest says, it is not what the spec builds now."""
+    committed = copy.deepcopy(REPORT)
+    edit(committed)
+    a, b = _with_report(tmp_path / "a" / "t", committed), _with_report(tmp_path / "b" / "t", REPORT)
+    assert "report.json" in compare_tree(a, b)[0]
 
 
 def test_a_different_artifact_or_manifest_is_stale(tmp_path):

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.report_model import CandidateRow, Report, ReportFormatError
+
 REPORT = "report.json"
 
 
@@ -58,34 +60,34 @@ class ModelDiff:
         return not same or any(m.old != m.new for m in self.metrics) or bool(self.candidates)
 
 
-def load_report(tree: Path | None) -> dict | None:
+def load_report(tree: Path | None) -> Report | None:
+    """The tree's report, or None when it has none this deployc can read (the section then shows
+    that side as absent; the other files are still compared)."""
     if tree is None or not (tree / REPORT).is_file():
         return None
     try:
-        return json.loads((tree / REPORT).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return Report.from_json_dict(json.loads((tree / REPORT).read_text(encoding="utf-8")), str(tree / REPORT))
+    except (json.JSONDecodeError, UnicodeDecodeError, ReportFormatError):
         return None
 
 
-def _artifacts(report: dict | None) -> dict[str, Artifact]:
-    if not report:
+def _artifacts(report: Report | None) -> dict[str, Artifact]:
+    if report is None:
         return {}
-    measured = bool(report.get("measured"))
-    return {c["candidate"]: Artifact(c["candidate"], c.get("sha256", ""), c.get("format", ""),
-                                     c.get("precision", ""), bool(c.get("passed")), _metrics(c, measured))
-            for c in report.get("candidates", [])}
+    return {c.candidate: Artifact(c.candidate, c.sha256 or "", c.format or "", c.precision or "", c.passed,
+                                  _metrics(c, report.measured))
+            for c in report.candidates}
 
 
-def _metrics(candidate: dict, measured: bool) -> dict[str, float | None]:
-    lat = next((l for l in candidate.get("latency") or [] if l.get("batch") == 1), None) if measured else None
-    return {"size MB": candidate.get("size_mb"), "p50 ms (batch 1)": lat and lat.get("p50_ms"),
-            "p99 ms (batch 1)": lat and lat.get("p99_ms"), "accuracy": candidate.get("accuracy"),
-            "cosine": candidate.get("cosine"), "top-1 agreement": candidate.get("top1_agreement")}
+def _metrics(candidate: CandidateRow, measured: bool) -> dict[str, float | None]:
+    lat = candidate.latency_at(1) if measured else None
+    return {"size MB": candidate.size_mb, "p50 ms (batch 1)": lat and lat.p50_ms,
+            "p99 ms (batch 1)": lat and lat.p99_ms, "accuracy": candidate.accuracy,
+            "cosine": candidate.cosine, "top-1 agreement": candidate.top1_agreement}
 
 
-def _selected(report: dict | None, artifacts: dict[str, Artifact]) -> Artifact | None:
-    name = ((report or {}).get("selected") or {}).get("candidate")
-    return artifacts.get(name)
+def _selected(report: Report | None, artifacts: dict[str, Artifact]) -> Artifact | None:
+    return artifacts.get(report.selected.candidate) if report else None
 
 
 def model_diff(old_tree: Path | None, new_tree: Path | None) -> ModelDiff | None:
@@ -95,7 +97,7 @@ def model_diff(old_tree: Path | None, new_tree: Path | None) -> ModelDiff | None
     before, after = _artifacts(old_report), _artifacts(new_report)
     old_sel, new_sel = _selected(old_report, before), _selected(new_report, after)
     return ModelDiff(old_sel, new_sel, _compare(old_sel, new_sel), _candidate_changes(before, after),
-                     (old_report or {}).get("latency_note", ""), (new_report or {}).get("latency_note", ""))
+                     old_report.latency_note if old_report else "", new_report.latency_note if new_report else "")
 
 
 def _compare(a: Artifact | None, b: Artifact | None) -> list[Metric]:

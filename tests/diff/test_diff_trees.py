@@ -13,6 +13,7 @@ from compiler.diff import DiffInputError, diff_paths, render
 from compiler.diff.fields import field_changes
 from compiler.diff.rules import expr_changes
 from tests.conftest import run_cli
+from tests.report_samples import sample_report
 
 HPA = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
        "metadata": {"name": "digits-cnn", "namespace": "default", "labels": {"app.kubernetes.io/version": "1.0.0"}},
@@ -25,11 +26,8 @@ GROUPS = [{"name": "deployc.digits-cnn.drift", "rules": [
     {"record": "model_input:deployc_input_psi:rate1h", "expr": "sum(rate(x[1h]))"},
     {"alert": "DeploycInputDrift", "expr": 'model_input:deployc_input_psi:rate1h{model="digits-cnn"} > 0.2',
      "for": "15m", "labels": {"severity": "ticket"}}]}]
-REPORT = {"name": "digits-cnn", "measured": True, "latency_note": "measured on the build host (x86_64)",
-          "selected": {"candidate": "onnx-fp32", "sha256": "a" * 64},
-          "candidates": [{"candidate": "onnx-fp32", "sha256": "a" * 64, "format": "onnx", "precision": "fp32",
-                          "passed": True, "size_mb": 0.1666, "accuracy": 0.9933, "cosine": 1.0, "top1_agreement": 1.0,
-                          "latency": [{"batch": 1, "p50_ms": 0.015, "p99_ms": 0.03}]}]}
+# onnx-fp32 selected: 0.1666 MB, accuracy 0.9933, cosine 1, p50/p99 0.015/0.03 ms at batch 1.
+REPORT = sample_report().to_json_dict()
 
 
 def make_tree(root: Path, hpa=HPA, rollout=ROLLOUT, groups=GROUPS, report=REPORT, runtime=None, model=b"\0onnx1") -> Path:
