@@ -13,7 +13,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -94,6 +94,10 @@ def _missing_config_issue(exc: MissingConfigException) -> SpecIssue:
 
 
 def _override_issue(exc: Exception) -> SpecIssue:
+    if isinstance(exc, OverrideParseException):
+        key = exc.override.partition("=")[0].lstrip("+~")
+        return SpecIssue(key, f"cannot parse the override {exc.override!r}: {exc.message} (quote values with "
+                              "spaces or special characters: key='a value')")
     cause = _omegaconf_cause(exc)
     if cause is not None:
         # Hydra resolves the defaults list while composing; its interpolation errors carry a

@@ -19,9 +19,16 @@ def format_path(parts: tuple | list) -> str:
 
 def key_lines(path: Path) -> dict[str, int]:
     """Every key and list item of the file, by dotted path, to its 1-based line."""
+    from compiler.errors import SpecError
+    from compiler.frontend.yamlsafe import MAX_BYTES, check_structure
+
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        if path.stat().st_size > MAX_BYTES:
+            return {}
+        text = path.read_text(encoding="utf-8")
+        check_structure(text, path.name)  # the walk below expands aliases: never on a bomb
+        root = yaml.compose(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, SpecError):
         return {}
     lines: dict[str, int] = {}
     _walk(root, (), lines)
