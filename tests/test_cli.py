@@ -61,3 +61,93 @@ def test_explain_shows_plan_and_reasons():
     assert r.returncode == 0
     assert "fp16" in r.stdout and "tensorrt" in r.stdout
     assert "not measured on this host" in r.stdout
+
+
+# ---- hostile and wrong specs (issue 11, item 7): exit 2, key path, file:line, no traceback ----
+
+def _spec_dir(tmp_path, replace: tuple[str, str] | None = None):
+    from tests.frontend.test_load import write_spec
+
+    text = (EXAMPLES / "digits-cnn" / "deploy.yaml").read_text()
+    if replace:
+        assert replace[0] in text
+        text = text.replace(*replace, 1)
+    return write_spec(tmp_path, text)
+
+
+def _refused(r, *words):
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    text = " ".join(r.stderr.split())  # the console wraps long lines
+    for word in words:
+        assert word in text, r.stderr
+
+
+def test_alias_bomb_fails_fast_in_validate_and_build(tmp_path):
+    import time
+
+    from tests.frontend.test_hostile import BOMB
+
+    spec = _spec_dir(tmp_path, ("  - _self_", "  - _self_\n  - base"))
+    (tmp_path / "base.yaml").write_text(BOMB)
+    for args in (("validate", str(spec)), ("build", str(spec), "-o", str(tmp_path / "out"))):
+        start = time.monotonic()
+        r = run_cli(*args, timeout=60)
+        assert time.monotonic() - start < 15  # the process start and imports; the check itself is ms
+        _refused(r, "base.yaml:", "alias")
+    assert not (tmp_path / "out").exists()
+
+
+def test_host_environment_resolver_is_refused(tmp_path):
+    spec = _spec_dir(tmp_path, ("description: Handwritten", 'description: "${oc.env:HOME}" # Handwritten'))
+    _refused(run_cli("validate", str(spec)), "description (deploy.yaml:", "oc.env")
+    _refused(run_cli("validate", DIGITS, "serve.annotations.home=${oc.env:HOME}"), "serve.annotations.home", "oc.env")
+
+
+def test_unresolvable_interpolation_prints_the_cause(tmp_path):
+    spec = _spec_dir(tmp_path, ("  - target: cpu-x86", "  - target: ${nope.missing}"))
+    r = run_cli("validate", str(spec))
+    _refused(r, "defaults", "nope.missing")
+    assert "ConfigCompositionException" not in r.stderr
+
+
+def test_nan_inf_and_null_are_refused():
+    _refused(run_cli("validate", DIGITS, "optimize.gates.min_cosine=nan"),
+             "optimize.gates.min_cosine (deploy.yaml:", "finite")
+    _refused(run_cli("validate", DIGITS, "monitoring.drift.threshold=inf"),
+             "monitoring.drift.threshold (deploy.yaml:", "finite")
+    _refused(run_cli("validate", DIGITS, "serve.batching=null"), "serve.batching (deploy.yaml:", "null")
+
+
+def test_monitoring_label_value_fails_validate():
+    _refused(run_cli("validate", DIGITS, "monitoring.labels.team='two words'"),
+             "monitoring.labels.team (deploy.yaml:", "label value")
+
+
+def test_files_outside_the_spec_folder_need_allow_path(tmp_path):
+    inner = tmp_path / "spec"
+    inner.mkdir()
+    spec = _spec_dir(inner)
+    (tmp_path / "w.safetensors").write_bytes((inner / "weights.safetensors").read_bytes())
+    _refused(run_cli("validate", str(spec), "model.weights=../w.safetensors"),
+             "model.weights (deploy.yaml:", "outside the spec's folder")
+    r = run_cli("validate", str(spec), "model.weights=../w.safetensors", "--allow-path", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    (inner / "weights.txt").write_text("not weights")
+    _refused(run_cli("validate", str(spec), "model.weights=weights.txt"), "model.weights (deploy.yaml:", "weights.txt")
+
+
+def test_edge_calibration_shape_is_checked_before_any_pass(tmp_path):
+    import numpy as np
+
+    for f in ("model.py", "data.py"):
+        (tmp_path / f).write_bytes((EXAMPLES / "text-encoder" / f).read_bytes())
+    np.savez(tmp_path / "calib.npz", input_ids=np.zeros((8, 16), dtype=np.int64))
+    text = (EXAMPLES / "text-encoder" / "deploy.yaml").read_text()
+    old = "calibration: {factory: data.py:calibration, samples: 128}"
+    assert old in text
+    (tmp_path / "deploy.yaml").write_text(text.replace(old, "calibration: {npz: calib.npz}"))
+    r = run_cli("build", str(tmp_path / "deploy.yaml"), "target=android-arm64", "optimize.quantize=int8-static",
+                "-o", str(tmp_path / "out"), timeout=120)
+    _refused(r, "model.calibration (deploy.yaml:", "optimize.edge.fixed_dims")
+    assert not (tmp_path / "out").exists()
