@@ -227,3 +227,16 @@ def test_symlink_out_of_the_folder_and_allow_path(tmp_path, monkeypatch):
     monkeypatch.setenv(ALLOW_ENV, os.pathsep.join(["", str(shared)]))
     assert load_spec(spec, ["model.weights=link.safetensors"]).model.weights == "link.safetensors"
     assert load_spec(spec, [f"model.weights={shared / 'w.safetensors'}"])
+
+
+def test_target_profiles_are_read_with_the_same_limits(tmp_path):
+    """Packaged profiles go through preload.load_profile (a user may add one to targets/)."""
+    from compiler.errors import SpecError
+    from compiler.frontend.preload import load_profile
+
+    (tmp_path / "bomb.yaml").write_text(BOMB)
+    (tmp_path / "env.yaml").write_text("name: env\ndescription: ${oc.env:HOME}\n")
+    for name, words in (("bomb.yaml", "alias"), ("env.yaml", "oc.env")):
+        with pytest.raises(SpecError) as info:
+            load_profile(tmp_path / name)
+        assert words in str(info.value) and name in str(info.value)
