@@ -1,17 +1,36 @@
-"""Planner: spec + target profile -> the passes and emitters to run, each with the reason why.
+"""Planner: spec + target profile + host probe -> the steps to run, each with its reason and its
+typed config. Every decision is made here, once: the passes and the emitters only read the plan,
+and `deployc explain` prints the same plan `deployc build` runs (both call `host_plan`).
 
 The target decides what is legal (fp16 only where the target runs it, TensorRT only on
-NVIDIA, TFLite only on edge); the spec decides what is wanted. `deployc explain` prints this.
+NVIDIA, TFLite only on edge); the spec decides what is wanted; the host what can be built here.
 """
 
 from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
+from typing import Callable
 
+from compiler.candidates import Candidate as C
 from compiler.frontend.spec import Spec
+from compiler.gpu import Profile, cuda_precision, profile_for
+from compiler.passes import registry
 
 HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """What a pass makes and how: the only settings it reads besides the spec's own values."""
+
+    pass_name: str  # the registered pass that runs this step (compiler/passes/registry.py)
+    candidate: C
+    precision: str  # fp32 | fp16 | bf16 | int8
+    backend: str  # the runtime that serves it: onnxruntime | torch | tensorrt | litert
+    variant: str = ""  # the recipe, e.g. a TFLite quantization recipe
+    device: str = "cpu"  # where the artifact runs: cpu | cuda
+    profile: Profile | None = None  # TensorRT: the shapes the engine is built for
 
 
 @dataclass(frozen=True)
@@ -19,6 +38,20 @@ class Step:
     name: str
     run: bool
     reason: str
+    config: StepConfig | None = None  # None for emitters and for steps that make nothing
+
+    def row(self) -> dict:
+        """As report.json and `explain --json` show it."""
+        return {"name": self.name, "run": self.run, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The TensorRT engine a GPU target builds at first load (onnxruntime's TensorRT EP or
+    Triton's accelerator) when no engine ships: runtime.json and Triton's config write these."""
+
+    precision: str
+    profile: Profile
 
 
 @dataclass(frozen=True)
@@ -30,6 +63,8 @@ class Plan:
     measure_note: str
     # Candidate names in preference order, used to select when latency is not measured.
     preference: tuple[str, ...]
+    gpu_on_host: bool = False  # what the host probe said
+    target_engine: EngineConfig | None = None  # GPU targets only
 
     def runs(self, name: str) -> bool:
         return any(s.name == name and s.run for s in self.passes)
@@ -37,89 +72,164 @@ class Plan:
     def emits(self, name: str) -> bool:
         return any(s.name == name and s.run for s in self.emitters)
 
+    def step(self, name: str) -> Step:
+        return next(s for s in self.passes if s.name == name)
+
+
+def host_probe() -> bool:
+    """The one GPU probe of this host; build and explain both reach it through host_plan."""
+    from compiler.gpu import gpu_on_host
+
+    return gpu_on_host()
+
+
+def host_plan(spec: Spec, probe: Callable[[], bool] | None = None) -> Plan:
+    """The plan for this host: what `build` runs and `explain` prints. `probe` replaces the GPU
+    probe (tests check both answers on any host)."""
+    return plan(spec, (probe or host_probe)())
+
 
 def plan(spec: Spec, gpu_on_host: bool = False) -> Plan:
     t = spec.target
     steps = _edge_steps(spec) if t.is_edge else _onnx_steps(spec, gpu_on_host)
     measure, note = _measurement(spec)
-    return Plan(t.name, tuple(steps), tuple(_emitters(spec)), measure, note, _preference(spec))
+    return Plan(t.name, tuple(steps), tuple(_emitters(spec)), measure, note, _preference(spec),
+                gpu_on_host, target_engine(spec))
+
+
+def target_engine(spec: Spec) -> EngineConfig | None:
+    if not spec.target.is_gpu:
+        return None
+    return EngineConfig(cuda_precision(spec), profile_for(spec))
+
+
+def engine_precision(spec: Spec) -> str:
+    """int8 when the spec asks for calibrated int8 (a spec rule makes it give the data), else half
+    where allowed."""
+    if "int8-static" in spec.optimize.quantize and "int8" in spec.target.precisions:
+        return "int8"
+    return cuda_precision(spec)
 
 
 def _legal(spec: Spec, pass_name: str) -> str | None:
     """None when the target allows the pass, else why not."""
-    if pass_name not in spec.target.passes:
-        return f"target {spec.target.name} does not run {pass_name}"
-    return None
+    return registry.get(pass_name).allowed(spec)
+
+
+def _config(pass_name: str, candidate: C, precision: str = "fp32", backend: str = "onnxruntime", **kw) -> StepConfig:
+    return StepConfig(pass_name, candidate, precision, backend, **kw)
 
 
 def _onnx_steps(spec: Spec, gpu_on_host: bool) -> list[Step]:
     o, t = spec.optimize, spec.target
     steps = [Step("onnx-export", True, "every ONNX candidate starts from the exported fp32 graph"
-                  if spec.model.source == "pytorch" else "the source is ONNX: normalized into one file")]
-    steps.append(_want("ort-optimize", spec, o.graph, "optimize.graph is false"))
+                  if spec.model.source == "pytorch" else "the source is ONNX: normalized into one file",
+                  _config("onnx-export", C.ONNX_FP32))]
+    steps.append(_want("ort-optimize", spec, o.graph, "optimize.graph is false", _config("ort-optimize", C.ONNX_OPT)))
     steps.append(_want("fp16", spec, "fp16" in o.precisions and "fp16" in t.precisions,
                        "fp16 not in optimize.precisions" if "fp16" not in o.precisions
-                       else f"target {t.name} does not run fp16"))
-    for q in ("int8-dynamic", "int8-static"):
+                       else f"target {t.name} does not run fp16", _config("fp16", C.ONNX_FP16, "fp16")))
+    for q, cand in (("int8-dynamic", C.ONNX_INT8_DYNAMIC), ("int8-static", C.ONNX_INT8_STATIC)):
         steps.append(_want(q, spec, q in o.quantize and "int8" in t.precisions,
                            f"{q} not in optimize.quantize" if q not in o.quantize
-                           else f"target {t.name} does not run int8"))
+                           else f"target {t.name} does not run int8", _config(q, cand, "int8")))
     torch_src = spec.model.source == "pytorch"
     steps.append(_want("prune", spec, o.prune.amount > 0 and torch_src,
-                       "optimize.prune.amount is 0" if torch_src else "needs a PyTorch source"))
+                       "optimize.prune.amount is 0" if torch_src else "needs a PyTorch source",
+                       _config("prune", C.ONNX_PRUNED),
+                       f"optimize.prune.amount: {o.prune.amount:.0%} of the weights, by magnitude"))
     steps.append(_aoti(spec, gpu_on_host))
     steps.append(_tensorrt(spec, gpu_on_host))
     return steps
 
 
-def _want(name: str, spec: Spec, wanted: bool, why_not: str) -> Step:
+def _want(name: str, spec: Spec, wanted: bool, why_not: str, config: StepConfig,
+          why: str = "asked for by the spec") -> Step:
     illegal = _legal(spec, name)
     if illegal:
-        return Step(name, False, illegal)
-    return Step(name, True, "asked for by the spec") if wanted else Step(name, False, why_not)
+        return Step(name, False, illegal, config)
+    return Step(name, True, why, config) if wanted else Step(name, False, why_not, config)
 
 
 def _aoti(spec: Spec, gpu_on_host: bool) -> Step:
     t, mode = spec.target, spec.optimize.aoti
+    precision = cuda_precision(spec) if t.is_gpu else "fp32"
+    config = (_config("aoti", C.aoti_cuda(precision), precision, "torch", device="cuda") if t.is_gpu
+              else _config("aoti", C.AOTI_CPU, "fp32", "torch"))
     illegal = _legal(spec, "aoti")
     if illegal or mode == "never" or spec.model.source != "pytorch":
-        return Step("aoti", False, illegal or ("optimize.aoti is never" if mode == "never" else "needs a PyTorch source"))
+        why = illegal or ("optimize.aoti is never" if mode == "never" else "needs a PyTorch source")
+        return Step("aoti", False, why, config)
     if mode == "auto" and t.runtime != "torch" and not t.is_gpu:
-        return Step("aoti", False, f"target runtime is {t.runtime}; set optimize.aoti: always to add a .pt2 candidate")
+        return Step("aoti", False, f"target runtime is {t.runtime}; set optimize.aoti: always to add a .pt2 candidate",
+                    config)
     if t.is_gpu and not gpu_on_host:
-        return Step("aoti", False, "AOTInductor for CUDA compiles on a GPU build host; this host has none")
+        return Step("aoti", False, "AOTInductor for CUDA compiles on a GPU build host; this host has none", config)
     if t.is_gpu:
-        from compiler.passes.aoti import cuda_precision
-        from compiler.passes.tensorrt_probe import host_compute_capability
+        from compiler.gpu import host_compute_capability
 
         host_cc, want = host_compute_capability(), t.gpu.compute_capability if t.gpu else "?"
         if host_cc != want:
             return Step("aoti", False, f"a CUDA .pt2 holds kernels for the build host's GPU (sm {host_cc}), "
-                                       f"not the target's (sm {want})")
-        return Step("aoti", True, f"compiles a CUDA .pt2 ({cuda_precision(spec)}) for the torch backend")
-    if not t.is_gpu and t.arch != HOST_ARCH:
-        return Step("aoti", False, f"a .pt2 holds native code for the build host ({HOST_ARCH}), not {t.arch}")
-    return Step("aoti", True, "compiles a .pt2 for the torch backend")
+                                       f"not the target's (sm {want})", config)
+        return Step("aoti", True, f"compiles a CUDA .pt2 ({precision}) for the torch backend", config)
+    if t.arch != HOST_ARCH:
+        return Step("aoti", False, f"a .pt2 holds native code for the build host ({HOST_ARCH}), not {t.arch}", config)
+    return Step("aoti", True, "compiles a .pt2 for the torch backend", config)
 
 
 def _tensorrt(spec: Spec, gpu_on_host: bool) -> Step:
+    precision = engine_precision(spec)
+    # int8 calibrates at the opt shape, so its non-batch dims follow the calibration data's.
+    config = _config("tensorrt", C.tensorrt(precision), precision, "tensorrt", device="cuda",
+                     variant="calibrated-opt-shapes" if precision == "int8" else "", profile=profile_for(spec))
     illegal = _legal(spec, "tensorrt")
     if illegal:
-        return Step("tensorrt", False, illegal)
-    from compiler.passes.tensorrt_probe import tensorrt_status
+        return Step("tensorrt", False, illegal, config)
+    from compiler.gpu import tensorrt_status
 
     ok, why = tensorrt_status(spec.target, gpu_on_host)
     if ok:
-        return Step("tensorrt", True, why)
+        return Step("tensorrt", True, why, config)
     return Step("tensorrt", False, f"{why}; engines are built on the target GPU at first load "
-                                   "(onnxruntime TensorRT execution provider with an engine cache)")
+                                   "(onnxruntime TensorRT execution provider with an engine cache)", config)
+
+
+# TFLite variants: (candidate, precision, ai-edge-quantizer recipe, what the spec must ask for).
+TFLITE_VARIANTS = ((C.TFLITE_FP16, "fp16", "weight_only_fp16"),
+                   (C.TFLITE_INT8_DYNAMIC, "int8", "dynamic_wi8_afp32"),
+                   (C.TFLITE_INT8_STATIC, "int8", "static_wi8_ai8"))
 
 
 def _edge_steps(spec: Spec) -> list[Step]:
+    convert = _config("tflite", C.TFLITE_FP32, "fp32", "litert")
     illegal = _legal(spec, "tflite")
     if spec.model.source != "pytorch":
-        return [Step("tflite", False, "litert-torch converts PyTorch modules; the source is ONNX")]
-    return [Step("tflite", illegal is None, illegal or "litert-torch conversion, fp32/fp16/int8 variants")]
+        return [Step("tflite", False, "litert-torch converts PyTorch modules; the source is ONNX", convert)]
+    steps = [Step("tflite", illegal is None, illegal or "litert-torch conversion at fixed shapes", convert)]
+    for cand, precision, recipe in TFLITE_VARIANTS:
+        config = _config("tflite-quantize", cand, precision, "litert", variant=recipe)
+        steps.append(Step(str(cand), *_tflite_variant(spec, cand, precision, illegal), config))
+    return steps
+
+
+def _tflite_variant(spec: Spec, cand: C, precision: str, illegal: str | None) -> tuple[bool, str]:
+    o, t = spec.optimize, spec.target
+    asked = "fp16" in o.precisions if precision == "fp16" else cand.removeprefix("tflite-") in o.quantize
+    if illegal:
+        return False, illegal
+    if not asked:
+        return False, ("fp16 not in optimize.precisions" if precision == "fp16"
+                       else f"{cand.removeprefix('tflite-')} not in optimize.quantize")
+    if precision not in t.precisions:
+        return False, f"target {t.name} does not run {precision}"
+    if cand == C.TFLITE_INT8_STATIC and spec.model.calibration is None:
+        return False, "int8-static needs model.calibration"  # the spec rules refuse this earlier
+    return True, f"ai-edge-quantizer {_RECIPES[cand]}"
+
+
+_RECIPES = {C.TFLITE_FP16: "weight-only fp16", C.TFLITE_INT8_DYNAMIC: "int8 weights, dynamic activations",
+            C.TFLITE_INT8_STATIC: "int8 weights and activations from model.calibration"}
 
 
 def _measurement(spec: Spec) -> tuple[bool, str]:
@@ -135,11 +245,11 @@ def _measurement(spec: Spec) -> tuple[bool, str]:
 
 def _preference(spec: Spec) -> tuple[str, ...]:
     if spec.target.is_gpu:
-        return ("onnx-fp16", "onnx-opt", "onnx-fp32")
+        return (C.ONNX_FP16, C.ONNX_OPT, C.ONNX_FP32)
     if spec.target.is_edge:
-        return ("tflite-int8-dynamic", "tflite-fp16", "tflite-fp32")
+        return (C.TFLITE_INT8_DYNAMIC, C.TFLITE_FP16, C.TFLITE_FP32)
     # Unmeasured CPU: int8 was not faster on small models here (DESIGN.md); stay with fp32.
-    return ("onnx-opt", "onnx-fp32")
+    return (C.ONNX_OPT, C.ONNX_FP32)
 
 
 # serve.engine: triton (NVIDIA targets only, a spec rule): Triton serves the model repository, so
