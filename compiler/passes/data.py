@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compiler.dims import SYNTH_DIMS  # noqa: F401 (also read from here by the export pass)
 from compiler.errors import SpecError, SpecIssue
 from compiler.frontend.spec import DataSource, Spec
 from compiler.passes.load import call_factory, load_factory
-
-SYNTH_DIMS = 16  # length of symbolic non-batch dims (e.g. seq) in synthesized inputs
 
 
 @dataclass
@@ -77,6 +76,23 @@ def check_dataset(spec: Spec, data: Dataset, path: str) -> None:
             data.inputs[t.name] = arr.astype(t.dtype)
     if data.labels is not None and len(data.labels) != data.size:
         raise SpecError(SpecIssue(path, f"{len(data.labels)} labels for {data.size} samples"))
+    if spec.target.is_edge:
+        _check_fixed_dims(spec, data, path)
+
+
+def _check_fixed_dims(spec: Spec, data: Dataset, path: str) -> None:
+    """TFLite shapes are fixed: data from a factory (an .npz is checked at validation) must have
+    the edge target's fixed dims, found here before any conversion runs."""
+    fixed = spec.optimize.edge.fixed_dims
+    for t in spec.model.inputs:
+        shape = data.inputs[t.name].shape
+        for i, dim in list(t.dynamic_dims.items())[1:]:  # dim 0 is the sample axis
+            if dim in fixed and shape[i] != fixed[dim]:
+                raise SpecError([
+                    SpecIssue(path, f"input '{t.name}' has {dim} = {shape[i]} (shape {list(shape)}), but the "
+                                    f"edge target's model is fixed at {dim} = {fixed[dim]}"),
+                    SpecIssue(f"optimize.edge.fixed_dims.{dim}", f"set it to {shape[i]}, or make the data "
+                                                                  f"{fixed[dim]} long")])
 
 
 def synthesize(spec: Spec, samples: int) -> Dataset:

@@ -279,3 +279,19 @@ def test_wrong_weights_exit_2_through_the_cli(tmp_path, cli):
     assert result.returncode == 2, result.stderr
     assert "model.weights" in result.stderr and "fc.weight (module [3, 4], file [7, 4])" in result.stderr
     assert "failed on the signature's inputs" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_factory_data_that_cannot_match_the_edge_fixed_dims_fails_before_conversion(tmp_path):
+    """The text-encoder's calibration factory makes 32-token rows; an edge build fixed at 16
+    is a spec error naming both keys, before litert-torch converts anything."""
+    import time
+
+    from tests.conftest import EXAMPLES, run_cli
+
+    spec = EXAMPLES / "text-encoder" / "deploy.yaml"
+    start = time.monotonic()
+    r = run_cli("build", str(spec), "target=android-arm64", "optimize.edge.fixed_dims={seq:16}", "-o", str(tmp_path))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "model.calibration" in r.stderr and "optimize.edge.fixed_dims.seq" in r.stderr
+    assert "seq = 32" in r.stderr and "Traceback" not in r.stderr
+    assert time.monotonic() - start < 60  # the conversion alone took ~14 s
