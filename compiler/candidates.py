@@ -1,0 +1,47 @@
+"""Every candidate name, in one place: the passes make them, the planner records them, select.py
+ranks them, the report shows them. A name is never typed as a string anywhere else."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Candidate(StrEnum):
+    ONNX_FP32 = "onnx-fp32"
+    ONNX_OPT = "onnx-opt"
+    ONNX_FP16 = "onnx-fp16"
+    ONNX_INT8_DYNAMIC = "onnx-int8-dynamic"
+    ONNX_INT8_STATIC = "onnx-int8-static"
+    ONNX_PRUNED = "onnx-pruned"
+    AOTI_CPU = "aoti-cpu"
+    AOTI_CUDA_FP32 = "aoti-cuda-fp32"
+    AOTI_CUDA_FP16 = "aoti-cuda-fp16"
+    AOTI_CUDA_BF16 = "aoti-cuda-bf16"
+    TENSORRT_FP32 = "tensorrt-fp32"
+    TENSORRT_FP16 = "tensorrt-fp16"
+    TENSORRT_BF16 = "tensorrt-bf16"
+    TENSORRT_INT8 = "tensorrt-int8"
+    TFLITE_FP32 = "tflite-fp32"
+    TFLITE_FP16 = "tflite-fp16"
+    TFLITE_INT8_DYNAMIC = "tflite-int8-dynamic"
+    TFLITE_INT8_STATIC = "tflite-int8-static"
+
+    @classmethod
+    def aoti_cuda(cls, precision: str) -> Candidate:
+        return cls(f"aoti-cuda-{precision}")
+
+    @classmethod
+    def tensorrt(cls, precision: str) -> Candidate:
+        return cls(f"tensorrt-{precision}")
+
+
+# Least-changed model first: near-ties in measured latency go to the earliest (select.py).
+# fp32 graphs, then half precision, then int8, then pruned weights; TFLite likewise.
+C = Candidate
+FIDELITY: tuple[Candidate, ...] = (
+    C.ONNX_OPT, C.ONNX_FP32, C.AOTI_CPU, C.AOTI_CUDA_FP32, C.TENSORRT_FP32,
+    C.AOTI_CUDA_FP16, C.TENSORRT_FP16, C.ONNX_FP16, C.AOTI_CUDA_BF16, C.TENSORRT_BF16,
+    C.ONNX_INT8_DYNAMIC, C.ONNX_INT8_STATIC, C.TENSORRT_INT8, C.ONNX_PRUNED,
+    C.TFLITE_FP32, C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC,
+)
+assert set(FIDELITY) == set(Candidate), "every candidate has a place in FIDELITY"

@@ -1,0 +1,144 @@
+"""The passes deployc knows, registered explicitly, in the order a build runs them.
+
+A pass is a name (as targets/*.yaml lists it), the candidates it makes (compiler/candidates.py),
+whether the target allows it, and `run(step, inputs, ctx) -> Artifact`, which reads its settings
+from the plan's step (compiler/planner.py decides them) and never re-decides. Runs import their
+module only when called, so `validate` and `explain` stay light.
+
+Adding a pass: a module with the transform, one `register(...)` line below, and its decision in
+compiler/planner.py (README, "Adding a pass, a model source or a backend").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from compiler.candidates import Candidate as C
+from compiler.errors import DeploycError
+
+if TYPE_CHECKING:
+    from compiler.frontend.spec import Spec
+    from compiler.passes.base import Artifact, PassContext
+    from compiler.planner import Step
+
+
+@dataclass
+class PassInputs:
+    """What a step can build on: the loaded model, the calibration data, and the base artifact
+    (the first step's: the exported fp32 ONNX graph, or the fp32 .tflite)."""
+
+    model: Any  # passes.load.LoadedModel
+    calibration: Any  # passes.data.Dataset | None
+    base: Artifact | None = None
+
+
+Run = Callable[["Step", PassInputs, "PassContext"], "Artifact"]
+
+
+@dataclass(frozen=True)
+class PassDef:
+    name: str
+    candidates: tuple[C, ...]
+    run: Run
+    target_key: str = ""  # the name a target's `passes:` must list; the pass's own name if empty
+
+    def allowed(self, spec: Spec) -> str | None:
+        """None when the target allows the pass, else why not."""
+        key = self.target_key or self.name
+        return None if key in spec.target.passes else f"target {spec.target.name} does not run {key}"
+
+
+_PASSES: dict[str, PassDef] = {}
+
+
+def register(p: PassDef) -> PassDef:
+    if p.name in _PASSES:
+        raise ValueError(f"pass {p.name!r} is registered twice")
+    _PASSES[p.name] = p
+    return p
+
+
+def get(name: str) -> PassDef:
+    if name not in _PASSES:
+        raise DeploycError(f"no pass named {name!r} is registered (known: {', '.join(_PASSES)})")
+    return _PASSES[name]
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_PASSES)
+
+
+# ---- runs: each reads its settings from the step's config --------------------------------------
+
+def _export(step, inputs, ctx):
+    from compiler.passes import export_onnx
+
+    return export_onnx.export(inputs.model, ctx)
+
+
+def _ort_optimize(step, inputs, ctx):
+    from compiler.passes import ort_optimize
+
+    return ort_optimize.optimize(inputs.base, ctx)
+
+
+def _fp16(step, inputs, ctx):
+    from compiler.passes import fp16
+
+    return fp16.to_fp16(inputs.base, ctx)
+
+
+def _int8_dynamic(step, inputs, ctx):
+    from compiler.passes import quantize
+
+    return quantize.int8_dynamic(inputs.base, ctx)
+
+
+def _int8_static(step, inputs, ctx):
+    from compiler.passes import quantize
+
+    return quantize.int8_static(inputs.base, inputs.calibration, ctx)
+
+
+def _prune(step, inputs, ctx):
+    from compiler.passes import prune
+
+    return prune.pruned_candidate(inputs.model, ctx.spec.optimize.prune.amount, ctx)
+
+
+def _aoti(step, inputs, ctx):
+    from compiler.passes import aoti
+
+    return aoti.compile_aoti(inputs.model, ctx, step.config.device, step.config.precision)
+
+
+def _tensorrt(step, inputs, ctx):
+    from compiler.passes import tensorrt_engine
+
+    return tensorrt_engine.build_engine(inputs.base, inputs.calibration, ctx, step.config)
+
+
+def _tflite(step, inputs, ctx):
+    from compiler.passes import tflite
+
+    return tflite.convert_step(inputs.model, ctx)
+
+
+def _tflite_quantize(step, inputs, ctx):
+    from compiler.passes import tflite_quantize
+
+    return tflite_quantize.variant(inputs.base, step.config, inputs.calibration, ctx)
+
+
+register(PassDef("onnx-export", (C.ONNX_FP32,), _export))
+register(PassDef("ort-optimize", (C.ONNX_OPT,), _ort_optimize))
+register(PassDef("fp16", (C.ONNX_FP16,), _fp16))
+register(PassDef("int8-dynamic", (C.ONNX_INT8_DYNAMIC,), _int8_dynamic))
+register(PassDef("int8-static", (C.ONNX_INT8_STATIC,), _int8_static))
+register(PassDef("prune", (C.ONNX_PRUNED,), _prune))
+register(PassDef("aoti", (C.AOTI_CPU, C.AOTI_CUDA_FP32, C.AOTI_CUDA_FP16, C.AOTI_CUDA_BF16), _aoti))
+register(PassDef("tensorrt", (C.TENSORRT_FP32, C.TENSORRT_FP16, C.TENSORRT_BF16, C.TENSORRT_INT8), _tensorrt))
+register(PassDef("tflite", (C.TFLITE_FP32,), _tflite))
+register(PassDef("tflite-quantize", (C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC), _tflite_quantize,
+                 target_key="tflite"))
