@@ -6,7 +6,6 @@ byte-reproducible: sorted JSON keys, no timestamps, no absolute paths.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -14,15 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 from compiler.digest import FileData, sha256_file
+from compiler.serialize import dumps
 
 LOCK = "deployc.lock.json"
-
-
-def dumps(data) -> bytes:
-    """The one JSON style of every artifact: sorted keys, 2-space indent, trailing newline. Strict
-    JSON: a NaN or Infinity raises here (callers spell non-finite values out) rather than writing
-    a bare `NaN` that strict parsers reject."""
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
 def stage(files: dict[str, FileData], root: Path) -> None:

@@ -10,13 +10,13 @@ so the image builds with no network.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib import resources
 
 from compiler import locks
+from compiler.locks import BaseImage, base_image  # noqa: F401 (the emitter's view of the base)
 from compiler.emitters.base import EmitContext, Files
 from compiler.emitters.templating import render
-from compiler.errors import DeploycError, SpecError
+from compiler.errors import DeploycError
 
 UID = 10001  # non-root, and outside the range a base image's own users take
 ROOT = "/srv"  # runtime.json, model/ and runtime/ live here in the image
@@ -27,31 +27,6 @@ PRUNE = ("find /opt/venv/lib -depth -type d -path '*/site-packages/*/tests' -exe
          " /opt/venv/lib/python3*/site-packages/onnxruntime/quantization"
          " /opt/venv/lib/python3*/site-packages/onnxruntime/tools")
 DOCKERIGNORE = "# The context is exactly what deployc emitted; keep caches out of it.\n**/__pycache__\n**/*.pyc\n"
-
-# Python of a base image without a python:X.Y tag, by distribution release in its name.
-# Those bases have no Python of their own (CUDA runtime images): the Dockerfile installs it.
-DISTRO_PYTHON = {"bookworm": "3.11", "trixie": "3.13", "bullseye": "3.9", "noble": "3.12",
-                 "ubuntu24.04": "3.12", "jammy": "3.10", "ubuntu22.04": "3.10", "l4t-jetpack:r36": "3.10"}
-
-
-@dataclass(frozen=True)
-class BaseImage:
-    ref: str
-    python: str  # major.minor of the interpreter the image will run
-    has_python: bool
-
-
-def base_image(ref: str) -> BaseImage:
-    """What the wheels must match: a `python:X.Y-*` image, or a known distribution release."""
-    m = re.search(r"(?:^|/)python:(\d+\.\d+)", ref)
-    if m:
-        return BaseImage(ref, m.group(1), True)
-    for release, python in DISTRO_PYTHON.items():
-        if release in ref:
-            return BaseImage(ref, python, False)
-    raise SpecError(f"cannot tell which Python {ref!r} runs: use a python:X.Y-* image (or one named after "
-                    f"a known release: {', '.join(sorted(DISTRO_PYTHON))})", "target.image.base")
-
 
 def runtime_files() -> Files:
     """compiler/runtime/*.py as installed (checkout or wheel), sorted, as bytes."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from compiler.emitters.base import EmitContext, Files
-from compiler.writer import dumps
+from compiler.serialize import dumps
 
 
 class ModelEmitter:

@@ -66,7 +66,7 @@ def _base_image(spec: Spec):
     """The image emitter must know which Python the base image runs to pick wheels."""
     if "image" not in spec.target.emitters:
         return
-    from compiler.emitters.image import base_image  # light: no torch, no model
+    from compiler.locks import base_image  # light: no torch, no model
 
     try:
         base_image(spec.target.image.base)

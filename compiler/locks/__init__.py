@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from compiler.errors import DeploycError
+from compiler.errors import DeploycError, SpecError
 
 # The versions the runtime is tested with: direct dependencies only. `deployc lock` resolves
 # the rest for each platform and records what it chose in the lock files beside this one.
@@ -123,3 +123,28 @@ def load(engine: str, platform: str, python: str) -> Lock:
     if not any(p.name == engine for p in lock.pins):
         raise DeploycError(f"image: the shipped lock {name} does not pin {engine}; rewrite it with `deployc lock`")
     return lock
+
+
+# Python of a base image without a python:X.Y tag, by distribution release in its name.
+# Those bases have no Python of their own (CUDA runtime images): the Dockerfile installs it.
+DISTRO_PYTHON = {"bookworm": "3.11", "trixie": "3.13", "bullseye": "3.9", "noble": "3.12",
+                 "ubuntu24.04": "3.12", "jammy": "3.10", "ubuntu22.04": "3.10", "l4t-jetpack:r36": "3.10"}
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    ref: str
+    python: str  # major.minor of the interpreter the image will run
+    has_python: bool
+
+
+def base_image(ref: str) -> BaseImage:
+    """What the wheels must match: a `python:X.Y-*` image, or a known distribution release."""
+    m = re.search(r"(?:^|/)python:(\d+\.\d+)", ref)
+    if m:
+        return BaseImage(ref, m.group(1), True)
+    for release, python in DISTRO_PYTHON.items():
+        if release in ref:
+            return BaseImage(ref, python, False)
+    raise SpecError(f"cannot tell which Python {ref!r} runs: use a python:X.Y-* image (or one named after "
+                    f"a known release: {', '.join(sorted(DISTRO_PYTHON))})", "target.image.base")
