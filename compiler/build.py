@@ -19,6 +19,7 @@ from compiler.passes.cache import Cache
 from compiler.passes.pipeline import PassResults, run_passes
 from compiler.passes.tensorrt_probe import gpu_on_host
 from compiler.planner import Plan, plan
+from compiler.report_model import ImageInfo, Report
 from compiler.select import Selection, select
 from compiler.writer import dumps, write_tree
 
@@ -32,7 +33,7 @@ EXTENSIONS = {"onnx": "onnx", "pt2": "pt2", "tflite": "tflite", "trt": "plan"}
 class BuildResult:
     target_dir: Path
     lock: dict
-    report: dict
+    report: Report  # what report.json holds (with the image, when one was built)
     events: list[PassEvent]
 
 
@@ -46,10 +47,10 @@ def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], N
     files = _emit(spec, the_plan, results, selection, report)
     target_dir = Path(out) / spec.target.name
     want_image = spec.image.build if build_image is None else build_image
-    before_swap = _image_action(spec, report) if want_image and the_plan.emits("image") else None
-    lock = write_tree(target_dir, files, _lock_meta(spec, selection), before_swap)
+    image_action = _ImageAction(spec, report) if want_image and the_plan.emits("image") else None
+    lock = write_tree(target_dir, files, _lock_meta(spec, selection), image_action)
     _write_build_log(Path(out), spec.target.name, ctx.events)
-    return BuildResult(target_dir, lock, report, ctx.events)
+    return BuildResult(target_dir, lock, image_action.report if image_action else report, ctx.events)
 
 
 def _selected(selection: Selection) -> SelectedArtifact:
@@ -58,7 +59,7 @@ def _selected(selection: Selection) -> SelectedArtifact:
                             a.sha256, a.path.stat().st_size)
 
 
-def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection, report: dict) -> dict:
+def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection, report: Report) -> dict:
     selected = _selected(selection)
     runtime = runtime_config(spec, selected, _drift_baseline(spec, results))
     files: dict = {}
@@ -95,20 +96,24 @@ def _lock_meta(spec: Spec, selection: Selection) -> dict:
     }
 
 
-def _image_action(spec: Spec, report: dict):
-    """Builds the image from the staged context, then puts its tags, id and size in the report
-    (the report was emitted before the image existed)."""
-    def run(staging: Path) -> dict:
+class _ImageAction:
+    """Builds the image from the staged context, then re-emits the report with its tags, id and
+    size (the report was emitted before the image existed); `report` is then the one written."""
+
+    def __init__(self, spec: Spec, report: Report):
+        self.spec, self.report = spec, report
+
+    def __call__(self, staging: Path) -> dict:
         from compiler.actions.docker_image import build_image
         from compiler.emitters.report import ReportEmitter
         from compiler.writer import stage
 
-        built = build_image(staging / "image", spec)
+        built = build_image(staging / "image", self.spec)
         if built:
-            report["image"] = built["image"]
-            stage(ReportEmitter().emit(EmitContext(spec, None, None, report)), staging)
+            image = built["image"]
+            self.report = self.report.with_image(ImageInfo(image["id"], tuple(image["tags"]), image["size_bytes"]))
+            stage(ReportEmitter().emit(EmitContext(self.spec, None, None, self.report)), staging)
         return built
-    return run
 
 
 def _write_build_log(out: Path, target: str, events: list[PassEvent]) -> None:

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compiler.passes.base import PassEvent
+from compiler.report_model import CandidateRow, Report
 
 
 class Progress:
@@ -28,28 +29,30 @@ class Progress:
         self.console.print(f"  {e.name:40} {how}", markup=False, highlight=False)
 
     def summary(self, result) -> None:
-        r = result.report
-        table = Table(title=f"{r['name']} {r['version']} -> {r['target']}", show_edge=False)
+        r: Report = result.report
+        table = Table(title=f"{r.name} {r.version} -> {r.target}", show_edge=False)
         for col in ("candidate", "size MB", "cosine", "accuracy", "p50 ms (b1)", "gates"):
             table.add_column(col)
-        for c in r["candidates"]:
-            p50 = next((l["p50_ms"] for l in c["latency"] if l["batch"] == 1), None)
-            table.add_row(c["candidate"], _cell(c, "size_mb", ".3f"), _cell(c, "cosine", ".6f"),
+        for c in r.candidates:
+            lat = c.latency_at(1)
+            p50 = None if lat is None else lat.p50_ms
+            table.add_row(c.candidate, _cell(c, "size_mb", ".3f"), _cell(c, "cosine", ".6f"),
                           _cell(c, "accuracy", ".4f"), "-" if p50 is None else f"{p50:.4f}",
-                          "pass" if c["passed"] else "FAIL")
+                          "pass" if c.passed else "FAIL")
         self.console.print(table)
-        for c in r["candidates"]:  # why each one failed, on the console too
-            error = c.get("error")
-            for why in [f"{c['candidate']}: could not be built or run: {error}"] if error else c["gate_failures"]:
+        for c in r.candidates:  # why each one failed, on the console too
+            whys = [f"{c.candidate}: could not be built or run: {c.error}"] if c.error else c.gate_failures
+            for why in whys:
                 self.console.print(f"  - {why}", markup=False, highlight=False)
         cached = sum(e.cached for e in result.events)
-        self.console.print(f"selected {r['selected']['candidate']}: {r['selected']['reason']}", markup=False)
+        self.console.print(f"selected {r.selected.candidate}: {r.selected.reason}", markup=False)
         self.console.print(f"{cached} of {len(result.events)} passes from the cache; wrote {result.target_dir}",
                            markup=False)
 
 
-def _cell(row: dict, key: str, fmt: str) -> str:
+def _cell(row: CandidateRow, key: str, fmt: str) -> str:
     """A report metric: null is '-' unless it was a NaN or Inf, which the row spells out."""
-    if key in row.get("non_finite", {}):
-        return row["non_finite"][key]
-    return "-" if row.get(key) is None else format(row[key], fmt)
+    if key in row.non_finite:
+        return row.non_finite[key]
+    value = getattr(row, key)
+    return "-" if value is None else format(value, fmt)

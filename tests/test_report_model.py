@@ -10,7 +10,7 @@ import pytest
 
 from compiler.passes.verify import Verification
 from compiler.report_model import CandidateRow, ImageInfo, LatencyRow, Measurement, Report, ReportFormatError
-from compiler.writer import dumps  # compiler.serialize once the layering work lands
+from compiler.writer import dumps
 from tests.report_samples import sample_candidate, sample_report
 
 

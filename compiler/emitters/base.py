@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from compiler.frontend.spec import Spec
+from compiler.report_model import Report
 from compiler.runtime.config import RuntimeConfig
 
 
@@ -30,8 +31,8 @@ class EmitContext:
     spec: Spec
     selected: SelectedArtifact | None
     runtime: RuntimeConfig | None
-    # Metrics and facts from the passes, as the report shows them (plain data, sorted keys).
-    report: dict = field(default_factory=dict)
+    # Metrics and facts from the passes, as the report shows them (None: an emitter run on its own).
+    report: Report | None = None
     # Files other emitters produced before this one (e.g. the image digest tag from the lock).
     previous: dict[str, bytes] = field(default_factory=dict)
 

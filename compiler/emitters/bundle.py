@@ -24,6 +24,7 @@ import tarfile
 from compiler.emitters.base import EmitContext, Files, SelectedArtifact
 from compiler.emitters.templating import render
 from compiler.errors import DeploycError
+from compiler.report_model import Report
 from compiler.writer import dumps
 
 MODEL = "model/model.tflite"
@@ -85,15 +86,14 @@ def metadata(ctx: EmitContext, sel: SelectedArtifact, details, files: dict[str, 
     }
 
 
-def _verification(report: dict, candidate: str) -> dict | None:
+def _verification(report: Report | None, candidate: str) -> dict | None:
     """Parity and accuracy of the shipped candidate from the build report. Latency stays out:
     it is a build-host measurement that varies per run, and the archive must not."""
-    row = next((r for r in report.get("candidates", []) if r.get("candidate") == candidate), None)
+    row = next((r for r in report.candidates if r.candidate == candidate), None) if report else None
     if row is None:
         return None
-    ver = report.get("verification", {})
-    return {"samples": ver.get("samples"), "data": ver.get("origin"),
-            **{k: row.get(k) for k in PARITY_KEYS if row.get(k) is not None}}
+    return {"samples": report.verification.samples, "data": report.verification.origin,
+            **{k: getattr(row, k) for k in PARITY_KEYS if getattr(row, k) is not None}}
 
 
 def _ident(name: str) -> str:

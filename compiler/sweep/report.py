@@ -13,6 +13,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from compiler.report_model import CandidateRow, LatencyRow, Report
+
 NOT_MEASURED = "not measured on this host"
 
 
@@ -51,27 +53,28 @@ def _row(job, outcome) -> Row:
                    precision="", size_mb=None, latency_batch=None, p50_ms=None, p99_ms=None, latency_note="",
                    cosine=None, top1_agreement=None, accuracy=None, accuracy_drop=None, gates="", emitters="")
     r = outcome.report
-    chosen = next(c for c in r["candidates"] if c["candidate"] == r["selected"]["candidate"])
+    chosen = r.chosen
     lat = _latency(chosen, r)
-    passing = sum(c["passed"] for c in r["candidates"])
-    return Row(**base, status="ok", error="", selected=chosen["candidate"], sha256=chosen["sha256"],
-               format=chosen["format"], precision=chosen["precision"], size_mb=chosen["size_mb"],
-               latency_batch=lat.get("batch"), p50_ms=lat.get("p50_ms"), p99_ms=lat.get("p99_ms"),
-               latency_note=_note(r), cosine=chosen["cosine"], top1_agreement=chosen.get("top1_agreement"),
-               accuracy=chosen.get("accuracy"), accuracy_drop=chosen.get("accuracy_drop"),
-               gates=f"{passing}/{len(r['candidates'])} candidates pass",
-               emitters=", ".join(s["name"] for s in r["plan"]["emitters"] if s["run"]))
+    passing = sum(c.passed for c in r.candidates)
+    return Row(**base, status="ok", error="", selected=chosen.candidate, sha256=chosen.sha256,
+               format=chosen.format, precision=chosen.precision, size_mb=chosen.size_mb,
+               latency_batch=lat and lat.batch, p50_ms=lat and lat.p50_ms, p99_ms=lat and lat.p99_ms,
+               latency_note=_note(r), cosine=chosen.cosine, top1_agreement=chosen.top1_agreement,
+               accuracy=chosen.accuracy, accuracy_drop=chosen.accuracy_drop,
+               gates=f"{passing}/{len(r.candidates)} candidates pass",
+               emitters=", ".join(s.name for s in r.plan.emitters if s.run))
 
 
-def _latency(candidate: dict, report: dict) -> dict:
-    if not report.get("measured") or not candidate.get("latency"):
-        return {}
-    return next((l for l in candidate["latency"] if l["batch"] == 1), candidate["latency"][0])
+def _latency(candidate: CandidateRow, report: Report) -> LatencyRow | None:
+    """Batch 1 where measured (else the first batch size measured); None when not measured here."""
+    if not report.measured or not candidate.latency:
+        return None
+    return candidate.latency_at(1) or candidate.latency[0]
 
 
-def _note(report: dict) -> str:
-    note = report.get("latency_note") or ""
-    if report.get("measured"):
+def _note(report: Report) -> str:
+    note = report.latency_note
+    if report.measured:
         return note
     # The per-target report words it "latency not measured on this host (...)" or similar;
     # the sweep always leads with the same words so a reader (or a script) can rely on them.
@@ -131,7 +134,7 @@ def _task_overrides(result) -> list[str]:
 
 def _spec_name(result) -> str:
     report = next((o.report for o in result.outcomes if o.report), None)
-    return f"{report['name']} {report['version']}" if report else result.spec_file
+    return f"{report.name} {report.version}" if report else result.spec_file
 
 
 def csv_text(table: list[Row]) -> str:

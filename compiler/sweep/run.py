@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from compiler.errors import EXIT_FAILED, DeploycError, SpecError
+from compiler.report_model import Report
 from compiler.sweep.jobs import Job, all_failed, expand, is_hydra_override, preflight
 from compiler.sweep.launcher import JobTimes, job_number, job_overrides, launch, normalize
 from compiler.writer import dumps
@@ -27,7 +28,7 @@ class JobOutcome:
     ok: bool
     exit_code: int = 0
     error: str = ""
-    report: dict | None = None
+    report: Report | None = None  # the job's report.json, typed
     events: list[dict] = field(default_factory=list)  # pass, seconds, cached (the build log)
     times: JobTimes | None = None
 

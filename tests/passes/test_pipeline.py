@@ -80,8 +80,8 @@ def test_a_candidate_onnxruntime_refuses_is_reported_and_another_ships(setting, 
     selection = select(results, the_plan, "fastest")
     assert selection.artifact.candidate == "onnx-fp32"
     report = report_data(spec, the_plan, results, selection)
-    row = next(c for c in report["candidates"] if c["candidate"] == "onnx-fp16")
-    assert not row["passed"] and row["error"] == broken.reason and row["sha256"] == bad.sha256
+    row = next(c for c in report.candidates if c.candidate == "onnx-fp16")
+    assert not row.passed and row.error == broken.reason and row.sha256 == bad.sha256
     files = ReportEmitter().emit(EmitContext(spec, None, None, report))
     assert json.loads(files["report.json"])["candidates"][1]["error"] == broken.reason
     assert f"- onnx-fp16 could not be built or run: {broken.reason}" in files["report.md"].decode()

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
+from compiler.report_model import LatencyRow, Report
 from compiler.sweep.jobs import Job
 from compiler.sweep.report import NOT_MEASURED, csv_text, markdown, rows, write_reports
 from compiler.sweep.run import JobOutcome, SweepResult
+from tests.report_samples import sample_candidate, sample_report
 
 
-def _report(target: str, measured: bool, note: str) -> dict:
-    latency = [{"batch": 1, "p50_ms": 0.0151, "p99_ms": 0.0302}, {"batch": 32, "p50_ms": 0.2, "p99_ms": 0.4}]
-    cand = {"candidate": "onnx-fp32", "format": "onnx", "precision": "fp32", "sha256": "ab" * 32, "size_mb": 0.1666,
-            "cosine": 1.0, "top1_agreement": 1.0, "accuracy": 0.993333, "accuracy_drop": 0.0, "passed": True,
-            "gate_failures": [], "latency": latency if measured else []}
-    slow = {**cand, "candidate": "onnx-int8", "precision": "int8", "passed": False, "gate_failures": ["x"]}
-    emitters = [{"name": "model", "run": True, "reason": ""}, {"name": "bundle", "run": False, "reason": ""},
-                {"name": "report", "run": True, "reason": ""}]
-    return {"name": "digits-cnn", "version": "1.0.0", "target": target, "measured": measured, "latency_note": note,
-            "candidates": [cand, slow], "selected": {"candidate": "onnx-fp32", "reason": "", "sha256": "ab" * 32},
-            "plan": {"passes": [], "emitters": emitters}}
+def _report(target: str, measured: bool, note: str) -> Report:
+    latency = (LatencyRow(1, 0.0151, 0.0302), LatencyRow(32, 0.2, 0.4))
+    cand = sample_candidate("onnx-fp32", sha256="ab" * 32, size_mb=0.1666, accuracy=0.993333,
+                            latency=latency if measured else ())
+    slow = replace(cand, candidate="onnx-int8", precision="int8", passed=False, gate_failures=("x",))
+    return sample_report(cand, slow, target=target, measured=measured, latency_note=note)
 
 
 def _result(out: Path) -> SweepResult:

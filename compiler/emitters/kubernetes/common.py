@@ -98,7 +98,8 @@ def image_ref(ctx: EmitContext) -> str:
     `repo:sha-<12 hex>` (the digest of the emitted context, the same tag `--image` gives the
     image, so a changed model or runtime always rolls out); else `repo:version`."""
     repository = ctx.spec.image.repository or ctx.spec.name
-    digest = (ctx.report.get("image") or {}).get("digest")
+    image = ctx.report.image if ctx.report is not None else None
+    digest = image.digest if image is not None else None
     context = {k[len("image/"):]: v for k, v in ctx.previous.items() if k.startswith("image/")}
     if not digest and context:
         return f"{repository}:sha-{files_digest(context)[:12]}"

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from compiler.emitters.base import EmitContext
+from compiler.report_model import Report
 from compiler.emitters.kubernetes import KubernetesEmitter
 from compiler.frontend import load_spec
 
@@ -30,9 +31,9 @@ def spec_for(example: str, overrides: tuple[str, ...] | list[str] = ()):
     return load_spec(REPO / "examples" / example / "deploy.yaml", list(overrides))
 
 
-def emit(example: str, overrides: tuple[str, ...] | list[str] = (), report: dict | None = None,
+def emit(example: str, overrides: tuple[str, ...] | list[str] = (), report: Report | None = None,
          runtime=None) -> dict[str, bytes]:
-    ctx = EmitContext(spec=spec_for(example, overrides), selected=None, runtime=runtime, report=report or {})
+    ctx = EmitContext(spec=spec_for(example, overrides), selected=None, runtime=runtime, report=report)
     return KubernetesEmitter().emit(ctx)
 
 

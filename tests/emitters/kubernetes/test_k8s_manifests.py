@@ -9,6 +9,8 @@ from k8s_helpers import emit, emit_case, manifests, one, spec_for
 from compiler.emitters.base import EmitContext
 from compiler.emitters.kubernetes import TRT_ENGINE_CACHE, KubernetesEmitter
 from compiler.errors import DeploycError
+from compiler.report_model import ImageInfo
+from tests.report_samples import sample_report
 from tests.runtime.helpers import runtime as make_runtime
 from compiler.runtime.config import RuntimeConfig, TensorInfo
 
@@ -94,17 +96,21 @@ def test_grace_period_outlasts_the_drain():
     assert pod["spec"]["terminationGracePeriodSeconds"] == 55
 
 
+def _pushed(digest: str):
+    return sample_report(image=ImageInfo(None, (), None, digest))
+
+
 def test_image_by_tag_then_by_digest():
     files = emit("digits-cnn", ["rollout.strategy=rolling", "+image.repository=registry.example/ml/digits"])
     assert _container(files)["image"] == "registry.example/ml/digits:1.0.0"
     assert _container(emit("digits-cnn", ["rollout.strategy=rolling"]))["image"] == "digits-cnn:1.0.0"
-    pinned = emit("digits-cnn", ["rollout.strategy=rolling"], report={"image": {"digest": DIGEST}})
+    pinned = emit("digits-cnn", ["rollout.strategy=rolling"], report=_pushed(DIGEST))
     assert _container(pinned)["image"] == f"digits-cnn@{DIGEST}"
 
 
 def test_malformed_digest_is_a_clear_error():
     with pytest.raises(DeploycError, match="report.image.digest"):
-        emit("digits-cnn", ["rollout.strategy=rolling"], report={"image": {"digest": "sha256:xyz"}})
+        emit("digits-cnn", ["rollout.strategy=rolling"], report=_pushed("sha256:xyz"))
 
 
 def test_recommended_labels_and_user_labels():
@@ -128,7 +134,7 @@ def test_annotations_with_newlines_quotes_and_colons_round_trip():
     spec = spec_for("digits-cnn", ["rollout.strategy=rolling"])
     from dataclasses import replace
     spec = replace(spec, serve=replace(spec.serve, annotations=tricky))
-    files = KubernetesEmitter().emit(EmitContext(spec=spec, selected=None, runtime=None, report={}))
+    files = KubernetesEmitter().emit(EmitContext(spec=spec, selected=None, runtime=None))
     for name, data in files.items():
         obj = yaml.safe_load(data)
         if name.endswith("kustomization.yaml"):

@@ -43,7 +43,7 @@ def context(example: str, overrides: list[str] | tuple[str, ...] = (), drift: bo
     baseline = compute_baseline(calibration(example), spec.monitoring.drift.buckets) if drift else {}
     runtime = make_runtime(model_name=spec.name, model_version=spec.version, artifact="model.onnx",
                             backend="onnxruntime", inputs=[], outputs=[], drift=baseline)
-    return EmitContext(spec=spec, selected=None, runtime=runtime, report={})
+    return EmitContext(spec=spec, selected=None, runtime=runtime)
 
 
 def emit(example: str, overrides=(), options: Options | None = None, drift: bool = True) -> dict[str, bytes]:

@@ -92,7 +92,7 @@ def _rules(tmp: Path, baseline) -> Path:
     runtime = make_runtime(model_name=MODEL, model_version=spec.version, artifact="model.onnx",
                             backend="onnxruntime", inputs=[], outputs=[], drift=baseline)
     files = MonitoringEmitter(Options(alert_for="2s", rate_window="30s")).emit(
-        EmitContext(spec=spec, selected=None, runtime=runtime, report={}))
+        EmitContext(spec=spec, selected=None, runtime=runtime))
     path = tmp / "rules.yaml"
     path.write_bytes(files["monitoring/rules.yaml"])
     return path
@@ -250,7 +250,7 @@ def test_error_and_drift_alerts_fire_in_a_real_prometheus(tmp_path):
 
 def _analysis_query(check: str) -> str:
     spec = load_spec(REPO / "examples" / MODEL / "deploy.yaml", ["rollout.strategy=canary"])
-    files = KubernetesEmitter().emit(EmitContext(spec=spec, selected=None, runtime=None, report={}))
+    files = KubernetesEmitter().emit(EmitContext(spec=spec, selected=None, runtime=None))
     metrics = yaml.safe_load(files["k8s/analysistemplate.yaml"])["spec"]["metrics"]
     return next(m["provider"]["prometheus"]["query"] for m in metrics if m["name"] == check)
 
