@@ -77,42 +77,42 @@ class Gates:
 
 @dataclass(frozen=True)
 class LatencyConfig:
-    batch_sizes: tuple[int, ...] = (1, 32)
-    warmup: int = 10
-    iterations: int = 100
+    batch_sizes: tuple[int, ...]
+    warmup: int
+    iterations: int
 
 
 @dataclass(frozen=True)
 class PruneConfig:
-    amount: float = 0.0
+    amount: float
 
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    batch_size: Union[int, str] = 1
-    fixed_dims: dict[str, int] = field(default_factory=dict)
+    batch_size: Union[int, str]
+    fixed_dims: dict[str, int]
 
 
 @dataclass(frozen=True)
 class ExportConfig:
-    exporter: str = "auto"  # auto | dynamo | torchscript
+    exporter: str  # auto | dynamo | torchscript
 
 
 @dataclass(frozen=True)
 class OptimizeSpec:
-    opset: int = 18
-    export: ExportConfig = ExportConfig()
-    graph: bool = True
-    precisions: tuple[str, ...] = ("fp32", "fp16")
-    quantize: tuple[str, ...] = ("int8-dynamic",)
-    prune: PruneConfig = PruneConfig()
-    aoti: str = "auto"
-    select: str = "fastest"
-    latency: LatencyConfig = LatencyConfig()
-    verify_samples: int = 256
-    gates: Gates = Gates()
-    target_gates: dict[str, Gates] = field(default_factory=dict)
-    edge: EdgeConfig = EdgeConfig()
+    opset: int
+    export: ExportConfig
+    graph: bool
+    precisions: tuple[str, ...]
+    quantize: tuple[str, ...]
+    prune: PruneConfig
+    aoti: str
+    select: str
+    latency: LatencyConfig
+    verify_samples: int
+    gates: Gates
+    target_gates: dict[str, Gates]
+    edge: EdgeConfig
 
 
 @dataclass(frozen=True)
@@ -177,52 +177,52 @@ class TargetProfile:
 
 @dataclass(frozen=True)
 class Batching:
-    enabled: bool = True
-    max_batch_size: int = 32
-    max_queue_delay_ms: float = 2.0
+    enabled: bool
+    max_batch_size: int
+    max_queue_delay_ms: float
 
 
 @dataclass(frozen=True)
 class Replicas:
-    min: int = 1
-    max: int = 3
-    target_utilization: int = 70
+    min: int
+    max: int
+    target_utilization: int
 
 
 @dataclass(frozen=True)
 class ServeSpec:
-    engine: str = "deployc"
-    port: int = 8080
-    metrics_port: int = 9090
-    threads: int = 1
-    max_request_bytes: int = 4 * 1024 * 1024
-    request_timeout_s: float = 10.0
-    max_concurrency: int = 64
-    drain_seconds: int = 20
-    batching: Batching = Batching()
-    replicas: Replicas = Replicas()
-    allow_from_namespaces: tuple[str, ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
+    engine: str
+    port: int
+    metrics_port: int
+    threads: int
+    max_request_bytes: int
+    request_timeout_s: float
+    max_concurrency: int
+    drain_seconds: int
+    batching: Batching
+    replicas: Replicas
+    allow_from_namespaces: tuple[str, ...]
+    labels: dict[str, str]
+    annotations: dict[str, str]
 
 
 @dataclass(frozen=True)
 class ImageSpec:
-    build: bool = False
-    hermetic: bool = True
-    repository: str = ""
-    source: str = ""
-    revision: str = ""
+    build: bool
+    hermetic: bool
+    repository: str
+    source: str
+    revision: str
 
 
 @dataclass(frozen=True)
 class Analysis:
-    interval: str = "1m"
-    count: int = 5
-    failure_limit: int = 1
-    max_error_ratio: float = 0.01
-    max_p99_latency_seconds: float = 0.5
-    on_no_data: str = "inconclusive"
+    interval: str
+    count: int
+    failure_limit: int
+    max_error_ratio: float
+    max_p99_latency_seconds: float
+    on_no_data: str
 
 
 @dataclass(frozen=True)
@@ -234,76 +234,76 @@ class CanaryStep:
 
 @dataclass(frozen=True)
 class Canary:
-    steps: tuple[CanaryStep, ...] = ()
+    steps: tuple[CanaryStep, ...]
 
 
 @dataclass(frozen=True)
 class BlueGreen:
-    preview_port: Optional[int] = 8081
-    auto_promotion: bool = False
-    auto_promotion_seconds: int = 0
-    scale_down_delay_seconds: int = 30
+    preview_port: Optional[int]
+    auto_promotion: bool
+    auto_promotion_seconds: int
+    scale_down_delay_seconds: int
 
 
 @dataclass(frozen=True)
 class GatewayRef:
-    name: str = ""
-    namespace: str = ""  # empty: the rollout's namespace
+    name: str
+    namespace: str  # empty: the rollout's namespace
 
 
 @dataclass(frozen=True)
 class Traffic:
-    router: str = "none"  # none | gateway-api | nginx | istio | smi
-    hosts: tuple[str, ...] = ()
-    gateway: GatewayRef = GatewayRef()
-    ingress_class: str = ""
+    router: str  # none | gateway-api | nginx | istio | smi
+    hosts: tuple[str, ...]
+    gateway: GatewayRef
+    ingress_class: str
 
 
 @dataclass(frozen=True)
 class RolloutSpec:
-    strategy: str = "rolling"
-    controller: str = "argo"
-    namespace: str = "default"
-    max_surge: Union[str, int] = "25%"
-    max_unavailable: Union[str, int] = 0
-    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
-    analysis: Analysis = Analysis()
-    canary: Canary = Canary()
-    blue_green: BlueGreen = BlueGreen()
-    traffic: Traffic = Traffic()
+    strategy: str
+    controller: str
+    namespace: str
+    max_surge: Union[str, int]
+    max_unavailable: Union[str, int]
+    prometheus_url: str
+    analysis: Analysis
+    canary: Canary
+    blue_green: BlueGreen
+    traffic: Traffic
 
 
 @dataclass(frozen=True)
 class Slo:
-    availability: float = 0.999
-    latency_threshold_seconds: float = 0.25
-    latency_objective: float = 0.99
-    period: str = "30d"
+    availability: float
+    latency_threshold_seconds: float
+    latency_objective: float
+    period: str
 
 
 @dataclass(frozen=True)
 class Saturation:
-    max_queue_seconds: float = 0.05
-    max_inflight_ratio: float = 0.8
+    max_queue_seconds: float
+    max_inflight_ratio: float
 
 
 @dataclass(frozen=True)
 class Drift:
-    enabled: bool = True
-    buckets: int = 10
-    threshold: float = 0.2
-    window: str = "1h"
+    enabled: bool
+    buckets: int
+    threshold: float
+    window: str
 
 
 @dataclass(frozen=True)
 class MonitoringSpec:
-    enabled: bool = True
-    namespace: str = "monitoring"
-    labels: dict[str, str] = field(default_factory=dict)
-    runbook_url: str = ""
-    slo: Slo = Slo()
-    saturation: Saturation = Saturation()
-    drift: Drift = Drift()
+    enabled: bool
+    namespace: str
+    labels: dict[str, str]
+    runbook_url: str
+    slo: Slo
+    saturation: Saturation
+    drift: Drift
 
 
 @dataclass(frozen=True)
@@ -312,12 +312,12 @@ class Spec:
     version: str
     model: ModelSpec
     target: TargetProfile
-    description: str = ""
-    optimize: OptimizeSpec = OptimizeSpec()
-    serve: ServeSpec = ServeSpec()
-    image: ImageSpec = ImageSpec()
-    rollout: RolloutSpec = RolloutSpec()
-    monitoring: MonitoringSpec = MonitoringSpec()
+    description: str
+    optimize: OptimizeSpec
+    serve: ServeSpec
+    image: ImageSpec
+    rollout: RolloutSpec
+    monitoring: MonitoringSpec
     # Where relative paths in the spec (factories, weights, data) are resolved; never emitted.
     base_dir: Path = field(default=Path("."), compare=False)
     # The resolved, normalized spec as plain data: hashed for the lock, shown by `explain`.
