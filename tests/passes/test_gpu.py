@@ -21,7 +21,7 @@ from compiler.passes.data import load_dataset, synthesize
 from compiler.passes.load import load_model
 from compiler.passes.tensorrt_engine import (calibration_batches, engine_precision, ort_profile_options,
                                              profile_for)
-from compiler.passes.tensorrt_probe import host_compute_capability, tensorrt_status
+from compiler.gpu import host_compute_capability, tensorrt_status
 from compiler.planner import plan
 from tests.conftest import EXAMPLES
 
@@ -136,7 +136,8 @@ def test_calibration_batches_have_the_opt_shape_and_cover_every_sample():
 @pytest.mark.slow
 def test_half_precision_aoti_wrapper_compiles_and_keeps_fp32_io(tmp_path):
     """The fp16 cast wrapper of the CUDA build, compiled for this CPU: same export and package."""
-    from compiler.passes.aoti import _compile, pt2_runner
+    from compiler.passes.aoti import _compile
+    from compiler.passes.runners import pt2_runner
 
     spec = load_spec(DIGITS, ["target=nvidia-h100"])
     model = load_model(spec)
@@ -165,7 +166,8 @@ def _matching_target() -> str:
 @pytest.mark.gpu
 @needs_gpu
 def test_aoti_cuda_fp16_compiles_and_matches(tmp_path):
-    from compiler.passes.aoti import compile_aoti, pt2_runner
+    from compiler.passes.aoti import compile_aoti
+    from compiler.passes.runners import pt2_runner
 
     spec = load_spec(DIGITS, [f"target={_matching_target()}"])
     model = load_model(spec)
@@ -181,7 +183,7 @@ def test_aoti_cuda_fp16_compiles_and_matches(tmp_path):
 @pytest.mark.gpu
 @needs_gpu
 def test_gpu_build_has_a_passing_aoti_cuda_fp16_candidate(tmp_path):
-    """Needs runners.py's "pt2" runner to run CUDA packages on their device (aoti.pt2_runner)."""
+    """Needs runners.py's "pt2" runner to run CUDA packages on their device (runners.pt2_runner)."""
     from compiler.build import build
 
     spec = load_spec(DIGITS, [f"target={_matching_target()}"])
