@@ -69,25 +69,47 @@ def validate(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides,
 @app.command()
 @guarded
 def explain(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides,
-            allow_path: Optional[List[Path]] = AllowPath) -> None:
-    """Show the resolved spec and the plan: which passes and emitters run, and why."""
+            allow_path: Optional[List[Path]] = AllowPath,
+            as_json: bool = typer.Option(False, "--json", help="print the plan as JSON (no resolved spec)")) -> None:
+    """Show the resolved spec and the plan `build` runs on this host: each step, why, and its config."""
     import yaml
 
     _allow_paths(allow_path)
     from compiler.frontend import load_spec
-    from compiler.planner import plan
+    from compiler.planner import host_plan
 
     s = load_spec(spec, overrides or [])
+    p = host_plan(s)  # the same call, and the same GPU probe, as build's
+    if as_json:
+        console.print(json.dumps(plan_json(p), indent=2, sort_keys=True), markup=False)
+        return
     console.print(yaml.safe_dump(s.resolved, sort_keys=True), end="", markup=False)
-    p = plan(s)
-    table = Table(title=f"plan for {s.target.name}")
-    for col in ("step", "kind", "runs", "why"):
+    table = Table(title=f"plan for {s.target.name} (GPU on this host: {'yes' if p.gpu_on_host else 'no'})")
+    for col in ("step", "kind", "runs", "makes", "why"):
         table.add_column(col)
     for kind, steps in (("pass", p.passes), ("emitter", p.emitters)):
         for step in steps:
-            table.add_row(step.name, kind, "yes" if step.run else "no", step.reason)
+            table.add_row(step.name, kind, "yes" if step.run else "no", _makes(step.config), step.reason)
     console.print(table)
     console.print(f"latency: {p.measure_note}", markup=False)
+
+
+def _makes(config) -> str:
+    if config is None:
+        return ""
+    extra = [x for x in (config.backend, config.device if config.device != "cpu" else "", config.variant) if x]
+    return f"{config.candidate} ({config.precision}; {', '.join(extra)})"
+
+
+def plan_json(p) -> dict:
+    """The plan as plain data: report.json's rows (name, run, reason), plus each pass step's config."""
+    from dataclasses import asdict
+
+    def step(s) -> dict:
+        return {**s.row(), "config": asdict(s.config) if s.config else None}
+    return {"target": p.target, "gpu_on_host": p.gpu_on_host, "measured": p.measure, "latency_note": p.measure_note,
+            "passes": [step(s) for s in p.passes], "emitters": [step(s) for s in p.emitters],
+            "target_engine": asdict(p.target_engine) if p.target_engine else None}
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from compiler.candidates import FIDELITY, Candidate
 from compiler.errors import GateError
 from compiler.passes.base import Artifact
 from compiler.passes.pipeline import PassResults
@@ -14,13 +15,11 @@ from compiler.planner import Plan
 # Latencies within this factor of the fastest are a tie: timing noise must not flip the shipped
 # artifact between two builds. Ties go to the candidate that changes the model least.
 TIE = 1.10
-FIDELITY = ("onnx-opt", "onnx-fp32", "aoti-cpu", "aoti-cuda", "tensorrt", "onnx-fp16", "onnx-int8-dynamic",
-            "onnx-int8-static", "onnx-pruned", "tflite-fp32", "tflite-fp16", "tflite-int8-dynamic",
-            "tflite-int8-static")
 
 
 def _fidelity(name: str) -> int:
-    return FIDELITY.index(name) if name in FIDELITY else len(FIDELITY)
+    """A name outside the enum is a bug in a pass (the pipeline checks each against its step)."""
+    return FIDELITY.index(Candidate(name))
 
 
 @dataclass(frozen=True)

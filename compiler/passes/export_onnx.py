@@ -18,6 +18,7 @@ import warnings
 from contextlib import redirect_stdout
 from pathlib import Path
 
+from compiler.candidates import Candidate
 from compiler.errors import PassError
 from compiler.frontend.spec import Spec, TensorSpec
 from compiler.passes.base import Artifact, PassContext, library_versions
@@ -29,7 +30,7 @@ from compiler.passes.load import LoadedModel
 NAME = "onnx-export"
 
 
-def export(model: LoadedModel, ctx: PassContext, candidate: str = "onnx-fp32", digest: str | None = None) -> Artifact:
+def export(model: LoadedModel, ctx: PassContext, candidate: str = Candidate.ONNX_FP32.value, digest: str | None = None) -> Artifact:
     spec = ctx.spec
     digest = digest or model.digest
     exporter = spec.optimize.export.exporter if model.onnx_path is None else "none"

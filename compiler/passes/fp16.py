@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from compiler.candidates import Candidate
 from compiler.passes.base import Artifact, PassContext, onnx_transform
 
 NAME = "fp16"
 
 
 def to_fp16(source: Artifact, ctx: PassContext) -> Artifact:
-    return onnx_transform(ctx, NAME, "onnx-fp16", "fp16", source, {"keep_io_types": True},
+    return onnx_transform(ctx, NAME, Candidate.ONNX_FP16.value, "fp16", source, {"keep_io_types": True},
                           _convert, ("onnxconverter-common", "onnx"))
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from compiler.candidates import Candidate
 from compiler.passes.base import Artifact, PassContext, onnx_transform
 
 NAME = "ort-optimize"
 
 
 def optimize(source: Artifact, ctx: PassContext) -> Artifact:
-    return onnx_transform(ctx, NAME, "onnx-opt", source.precision, source, {"level": "extended"},
+    return onnx_transform(ctx, NAME, Candidate.ONNX_OPT.value, source.precision, source, {"level": "extended"},
                           _optimize, ("onnxruntime",))
 
 

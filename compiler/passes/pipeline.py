@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.errors import GateFailure
-from compiler.passes import aoti, export_onnx, fp16, ort_optimize, prune, quantize, verify
+from compiler.candidates import Candidate
+from compiler.errors import GateFailure, PassError, SpecError, SpecIssue
+from compiler.passes import prune, registry, verify
 from compiler.passes.base import Artifact, Broken, PassContext
 from compiler.passes.data import Dataset, load_dataset, verification_set
 from compiler.passes.load import LoadedModel, load_model
 from compiler.passes.reference import check_labels, reference
 from compiler.passes.runners import eager_runner
-from compiler.planner import Plan
+from compiler.planner import Plan, Step
+from compiler.passes.registry import PassInputs
 
 
 @dataclass
@@ -38,10 +40,10 @@ def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
         ref_outputs = reference(model, data, ctx)
         event.detail = f"verifying on {data.size} {data.origin} samples"
     ref_acc = _accuracy(ref_outputs, data, spec.model.task)
-    made = _candidates(plan, model, calibration, ctx)
+    made = run_steps(plan, model, calibration, ctx)
     candidates, verifications, failures = judge(made, ctx, data, ref_outputs, ref_acc, plan)
     eager = _eager(model, ctx, data, ref_outputs, ref_acc, plan.measure)
-    notes = {"onnx-pruned": prune.NOTE} if plan.runs("prune") else {}
+    notes = {Candidate.ONNX_PRUNED.value: prune.NOTE} if plan.runs("prune") else {}
     return PassResults(data, ref_acc, candidates, verifications, failures, eager,
                        calibration or evaluation or data, notes, list(ctx.broken))
 
@@ -65,31 +67,25 @@ def _accuracy(reference, data: Dataset, task: str) -> float | None:
     return round(float((reference[0].argmax(-1) == data.labels).mean()), 6)
 
 
-def _candidates(plan: Plan, model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -> list[Artifact]:
-    """The export is fatal when it fails (nothing to judge); any later pass fails only its candidate."""
-    if plan.runs("tflite"):
-        from compiler.passes import tflite
-
-        return tflite.candidates(model, calibration, ctx)
-    base = export_onnx.export(model, ctx)
-    device = "cuda" if ctx.spec.target.is_gpu else "cpu"
-    steps = [
-        ("ort-optimize", "onnx-opt", lambda: ort_optimize.optimize(base, ctx)),
-        ("fp16", "onnx-fp16", lambda: fp16.to_fp16(base, ctx)),
-        ("int8-dynamic", "onnx-int8-dynamic", lambda: quantize.int8_dynamic(base, ctx)),
-        ("int8-static", "onnx-int8-static", lambda: quantize.int8_static(base, calibration, ctx)),
-        ("prune", "onnx-pruned", lambda: prune.pruned_candidate(model, ctx.spec.optimize.prune.amount, ctx)),
-        ("aoti", f"aoti-{device}", lambda: aoti.compile_aoti(model, ctx, device)),
-        ("tensorrt", "tensorrt", lambda: _tensorrt(base, calibration, ctx)),
-    ]
-    made = [ctx.attempt(name, make) for step, name, make in steps if plan.runs(step)]
-    return [base] + [a for a in made if a is not None]
+def run_steps(plan: Plan, model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -> list[Artifact]:
+    """Each planned step through its registered pass, with the step's config. The first step (the
+    export, or the fp32 .tflite) is fatal when it fails: nothing to judge; a later step fails only
+    its candidate."""
+    steps = [s for s in plan.passes if s.run]
+    if not steps:
+        raise SpecError(SpecIssue("target", f"no pass makes a candidate for {plan.target}: "
+                                  + "; ".join(f"{s.name}: {s.reason}" for s in plan.passes)))
+    inputs = PassInputs(model, calibration)
+    inputs.base = _made(steps[0], inputs, ctx)
+    made = [ctx.attempt(s.config.candidate.value, lambda s=s: _made(s, inputs, ctx)) for s in steps[1:]]
+    return [inputs.base] + [a for a in made if a is not None]
 
 
-def _tensorrt(base: Artifact, calibration: Dataset | None, ctx: PassContext) -> Artifact:
-    from compiler.passes import tensorrt_engine
-
-    return tensorrt_engine.build_engine(base, calibration, ctx)
+def _made(step: Step, inputs: PassInputs, ctx: PassContext) -> Artifact:
+    artifact = registry.get(step.config.pass_name).run(step, inputs, ctx)
+    if artifact.candidate != step.config.candidate:  # a pass and the plan disagree: a bug, said plainly
+        raise PassError(step.config.pass_name, f"made {artifact.candidate}; the plan's step is {step.config.candidate}")
+    return artifact
 
 
 def _eager(model: LoadedModel, ctx: PassContext, data: Dataset, reference, ref_acc, measure: bool):

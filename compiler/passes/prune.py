@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 
+from compiler.candidates import Candidate
 from compiler.passes.base import Artifact, PassContext
 from compiler.passes.export_onnx import export
 from compiler.passes.load import LoadedModel
@@ -30,5 +31,5 @@ def pruned_candidate(model: LoadedModel, amount: float, ctx: PassContext) -> Art
             prune.remove(m, name)
         event.detail = NOTE
     digest = hashlib.sha256(f"{model.digest}:prune:{amount}".encode()).hexdigest()
-    artifact = export(LoadedModel(digest, module=module), ctx, candidate="onnx-pruned", digest=digest)
-    return Artifact("onnx-pruned", "onnx", "fp32", artifact.path, artifact.sha256, (NAME,) + artifact.produced_by)
+    artifact = export(LoadedModel(digest, module=module), ctx, candidate=Candidate.ONNX_PRUNED.value, digest=digest)
+    return Artifact(Candidate.ONNX_PRUNED.value, "onnx", "fp32", artifact.path, artifact.sha256, (NAME,) + artifact.produced_by)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compiler.candidates import Candidate
 from compiler.passes.base import Artifact, PassContext, onnx_transform
 from compiler.passes.data import Dataset
 
@@ -19,12 +20,12 @@ LIBS = ("onnxruntime", "onnx")
 
 def int8_dynamic(source: Artifact, ctx: PassContext) -> Artifact:
     config = {"weight_type": "QInt8", "per_channel": False}
-    return onnx_transform(ctx, "int8-dynamic", "onnx-int8-dynamic", "int8", source, config, _dynamic, LIBS)
+    return onnx_transform(ctx, "int8-dynamic", Candidate.ONNX_INT8_DYNAMIC.value, "int8", source, config, _dynamic, LIBS)
 
 
 def int8_static(source: Artifact, calibration: Dataset, ctx: PassContext) -> Artifact:
     config = {"format": "QDQ", "per_channel": True, "method": "MinMax", "data": calibration.digest()}
-    return onnx_transform(ctx, "int8-static", "onnx-int8-static", "int8", source, config,
+    return onnx_transform(ctx, "int8-static", Candidate.ONNX_INT8_STATIC.value, "int8", source, config,
                           lambda src, dst: _static(src, dst, calibration), LIBS)
 
 
