@@ -6,7 +6,7 @@
 For each model: the runtime (batching on and off) at concurrency 1, 16 and 64 with batch-1
 JSON requests from a load generator in its own process (keep-alive connections, bounded in
 time per cell), beside a minimal single-worker Starlette v2 endpoint (the reference of
-DESIGN.md: parse, session.run on the loop, answer; no validation, metrics or batching) and
+docs/architecture.md: parse, session.run on the loop, answer; no validation, metrics or batching) and
 raw onnxruntime session.run in a loop at batch 1 and max_batch_size.
 """
 
@@ -55,7 +55,7 @@ class Cell:
 def _export(module, example, dynamic_shapes, path: Path, names: tuple[str, str]) -> None:
     import torch
 
-    # Example batch >= 2, or dynamo export fixes the batch axis to 1 (DESIGN.md).
+    # Example batch >= 2, or dynamo export fixes the batch axis to 1 (docs/architecture.md).
     program = torch.onnx.export(module, (example,), dynamo=True, dynamic_shapes=dynamic_shapes,
                                 input_names=[names[0]], external_data=False, verbose=False)
     program.save(str(path))
@@ -299,7 +299,7 @@ def main() -> None:
     parser.add_argument("roots", nargs="*", type=Path)
     parser.add_argument("--seconds", type=float, default=5.0, help="per load cell")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="ORT intra-op threads of the built models (default: all cores, as DESIGN.md's ceilings)")
+                        help="ORT intra-op threads of the built models (default: all cores, as docs/architecture.md's ceilings)")
     parser.add_argument("--minimal-endpoint", nargs=2, metavar=("PORT", "ROOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.minimal_endpoint:

@@ -248,7 +248,7 @@ def _preference(spec: Spec) -> tuple[str, ...]:
         return (C.ONNX_FP16, C.ONNX_OPT, C.ONNX_FP32)
     if spec.target.is_edge:
         return (C.TFLITE_INT8_DYNAMIC, C.TFLITE_FP16, C.TFLITE_FP32)
-    # Unmeasured CPU: int8 was not faster on small models here (DESIGN.md); stay with fp32.
+    # Unmeasured CPU: int8 was not faster on small models here (docs/architecture.md); stay with fp32.
     return (C.ONNX_OPT, C.ONNX_FP32)
 
 

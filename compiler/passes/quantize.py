@@ -1,6 +1,6 @@
 """int8 quantization with onnxruntime.quantization: dynamic, and static with calibration data.
 
-Static QDQ can cost accuracy on transformers (DESIGN.md measured top-1 agreement 0.84), so
+Static QDQ can cost accuracy on transformers (docs/architecture.md: measured top-1 agreement 0.84), so
 both are candidates and the gates decide; nothing here assumes int8 is better.
 """
 

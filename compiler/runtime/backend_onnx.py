@@ -46,7 +46,7 @@ def _options(ort, config: RuntimeConfig):
     opts.intra_op_num_threads = max(1, config.threads)
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    # Spinning intra-op threads burn the cores the HTTP event loop needs (DESIGN.md: on 2 cores
+    # Spinning intra-op threads burn the cores the HTTP event loop needs (docs/architecture.md: on 2 cores
     # turning it off took a minimal endpoint from 1.6k to 2.7k req/s).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
