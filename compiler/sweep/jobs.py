@@ -1,7 +1,7 @@
 """Expand a multirun command line into jobs, name each job's folder, and check each job's spec.
 
 Expansion is Hydra's own: the overrides are parsed by Hydra's OverridesParser and split into
-the cartesian product by BasicSweeper.split_arguments, so `a=1,2`, `a=range(1,3)`,
+the cartesian product as Hydra's basic sweeper does (public Override API), so `a=1,2`, `a=range(1,3)`,
 `a=choice(x,y)` and `hydra/launcher=joblib` mean what they mean in any Hydra app.
 
 Folder layout (flat, one level under OUT, never a tree inside another tree):
@@ -13,6 +13,7 @@ usage error, reported before anything runs.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -59,15 +60,26 @@ def expand(overrides: list[str]) -> list[Job]:
     """The sweep's jobs in Hydra's order (the cartesian product, first key slowest)."""
     parsed = _parse(overrides)
     varying = {_key(o) for o in parsed if o.is_sweep_override()}
-    # Imported here: the sweeper module registers its config on import, like Hydra's own code.
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
     jobs = []
-    for index, combo in enumerate(batches[0]):
+    for index, combo in enumerate(_product(parsed)):
         pairs = tuple((k, v) for k, v in map(_split, combo) if k in varying and k != "target")
         jobs.append(Job(index, tuple(combo), pairs, tuple(i for i in combo if _split(i)[0] in varying)))
     return jobs
+
+
+def _product(parsed: list[Override]) -> list[list[str]]:
+    """Hydra's basic sweep, through Override's public API (BasicSweeper.split_arguments, which does
+    the same, is internal): one list per key, the last setting of a key wins, then the product."""
+    choices: dict[str, list[str]] = {}
+    for o in parsed:
+        key = o.get_key_element()
+        if o.is_sweep_override() and not o.is_discrete_sweep():
+            kind = o.value_type.name.lower().replace("_", " ")  # e.g. "interval sweep"
+            raise SpecError(SpecIssue("overrides", f"{key}: an {kind} has no list of values to build; "
+                                                   "use a,b,c, range() or choice()"))
+        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+        choices[key] = [f"{key}={v}" for v in values]
+    return [list(combo) for combo in itertools.product(*choices.values())]
 
 
 def _parse(overrides: list[str]) -> list[Override]:

@@ -28,6 +28,19 @@ def test_hydra_sweep_functions_work():
     assert [j.overrides for j in jobs] == [("serve.replicas.max=2",), ("serve.replicas.max=3",), ("serve.replicas.max=4",)]
 
 
+def test_a_key_set_twice_keeps_its_last_setting_like_hydra():
+    jobs = expand(["serve.replicas.max=3", "optimize.quantize=none,int8-dynamic", "serve.replicas.max=5,6"])
+    assert [j.overrides for j in jobs] == [
+        ("serve.replicas.max=5", "optimize.quantize=none"), ("serve.replicas.max=5", "optimize.quantize=int8-dynamic"),
+        ("serve.replicas.max=6", "optimize.quantize=none"), ("serve.replicas.max=6", "optimize.quantize=int8-dynamic"),
+    ]
+
+
+def test_an_interval_sweep_is_a_spec_error_naming_the_key():
+    with pytest.raises(SpecError, match=r"serve\.replicas\.max: an interval sweep has no list of values"):
+        expand(["serve.replicas.max=interval(1,4)"])
+
+
 def test_folder_names_are_target_first_flat_and_safe():
     assert Job(0, (), (), target="cpu-x86").folder == "cpu-x86"
     job = Job(0, (), (("serve.replicas.max", "3"), ("optimize.quantize", "none")), target="cpu-x86")
