@@ -49,14 +49,14 @@ def launch(spec_path: Path, jobs: list[list[str]], hydra_overrides: Sequence[str
            task: Callable[[Any], Any]) -> LaunchResult:
     """Run `task(cfg)` once per job through the configured Hydra launcher."""
     from hydra import initialize_config_dir
-    from hydra._internal.callbacks import Callbacks
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.plugins import Plugins
     from hydra.errors import HydraException
-    from hydra.types import HydraContext, RunMode
+    from hydra.types import RunMode
     from omegaconf.errors import OmegaConfBaseException
 
     from compiler.frontend.compose import register_targets
+    from compiler.sweep.hydra_internal import hydra_context
 
     spec_path = Path(spec_path).resolve()
     register_targets()
@@ -68,7 +68,7 @@ def launch(spec_path: Path, jobs: list[list[str]], hydra_overrides: Sequence[str
         with initialize_config_dir(config_dir=str(spec_path.parent), version_base="1.3", job_name="deployc"):
             gh = GlobalHydra.instance().hydra
             cfg = gh.compose_config(spec_path.stem, overrides, run_mode=RunMode.MULTIRUN)
-            context = HydraContext(config_loader=gh.config_loader, callbacks=Callbacks(cfg))
+            context = hydra_context(gh.config_loader, cfg)
             launcher = Plugins.instance().instantiate_launcher(hydra_context=context, task_function=task, config=cfg)
             returns = launcher.launch([list(j) for j in jobs], initial_job_idx=0)
     except (HydraException, OmegaConfBaseException) as exc:
