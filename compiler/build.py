@@ -17,11 +17,11 @@ from compiler.passes.base import PassContext, PassEvent, library_versions
 from compiler.digest import sha256_json
 from compiler.passes.cache import Cache
 from compiler.passes.pipeline import PassResults, run_passes
-from compiler.passes.tensorrt_probe import gpu_on_host
-from compiler.planner import Plan, plan
+from compiler.planner import Plan, host_plan
 from compiler.report_model import ImageInfo, Report
 from compiler.select import Selection, select
-from compiler.writer import dumps, write_tree
+from compiler.serialize import dumps
+from compiler.writer import write_tree
 
 TOOLS = ("torch", "onnx", "onnxruntime", "onnxscript", "onnxconverter-common", "kubernetes",
          "prometheus-client", "hydra-core", "omegaconf", "cerberus", "jinja2",
@@ -38,8 +38,9 @@ class BuildResult:
 
 
 def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], None] = lambda e: None,
-          build_image: bool | None = None) -> BuildResult:
-    the_plan = plan(spec, gpu_on_host())
+          build_image: bool | None = None, probe: Callable[[], bool] | None = None) -> BuildResult:
+    """`probe` replaces the host's GPU probe (planner.host_plan; explain takes the same)."""
+    the_plan = host_plan(spec, probe)
     ctx = PassContext(spec, cache, on_event)
     results = run_passes(the_plan, ctx)
     selection = select(results, the_plan, spec.optimize.select)
@@ -61,7 +62,7 @@ def _selected(selection: Selection) -> SelectedArtifact:
 
 def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection, report: Report) -> dict:
     selected = _selected(selection)
-    runtime = runtime_config(spec, selected, _drift_baseline(spec, results))
+    runtime = runtime_config(spec, selected, _drift_baseline(spec, results), the_plan.target_engine)
     files: dict = {}
     for step in the_plan.emitters:
         if step.run:

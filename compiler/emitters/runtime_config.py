@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from compiler.emitters.base import SelectedArtifact
 from compiler.frontend.spec import Spec, TensorSpec
+from compiler.gpu import ort_profile_options
+from compiler.planner import EngineConfig, target_engine
 from compiler.runtime.config import DATATYPES, DriftBaseline, RuntimeConfig, TensorInfo
 
 BACKENDS = {"onnx": "onnxruntime", "pt2": "torch", "tflite": "litert"}
@@ -17,7 +19,9 @@ def _tensor(t: TensorSpec, fixed: dict[str, int] | None = None) -> TensorInfo:
     return TensorInfo(t.name, DATATYPES[t.dtype], shape, dim_names, list(t.range) if t.range else None)
 
 
-def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, DriftBaseline]) -> RuntimeConfig:
+def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, DriftBaseline],
+                   engine: EngineConfig | None = None) -> RuntimeConfig:
+    """`engine`: the plan's target_engine (build passes it); planner.target_engine decides it."""
     s, t = spec.serve, spec.target
     # TFLite shapes are fixed except the batch, which the litert backend runs in fixed chunks.
     fixed_dims = dict(spec.optimize.edge.fixed_dims) if t.is_edge else None
@@ -36,15 +40,12 @@ def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, Drif
         request_timeout_s=s.request_timeout_s, max_concurrency=s.max_concurrency,
         drain_seconds=s.drain_seconds, drift=drift,
         trt_engine_cache=TRT_CACHE if "TensorrtExecutionProvider" in providers else "",
-        trt_options=_trt_options(spec) if "TensorrtExecutionProvider" in providers else {},
+        trt_options=trt_options(engine or target_engine(spec)) if "TensorrtExecutionProvider" in providers else {},
     )
 
 
-def _trt_options(spec: Spec) -> dict[str, str]:
-    from compiler.passes.aoti import cuda_precision
-    from compiler.passes.tensorrt_engine import ort_profile_options, profile_for
-
-    options = ort_profile_options(profile_for(spec))
-    if cuda_precision(spec) == "fp16":
+def trt_options(engine: EngineConfig) -> dict[str, str]:
+    options = ort_profile_options(engine.profile)
+    if engine.precision == "fp16":
         options["trt_fp16_enable"] = "True"
     return options

@@ -19,6 +19,8 @@ from compiler.emitters.runtime_config import TRT_CACHE
 from compiler.emitters.templating import render
 from compiler.errors import DeploycError
 from compiler.frontend.spec import Spec, TensorSpec
+from compiler.gpu import WORKSPACE_BYTES, ort_profile_options
+from compiler.planner import EngineConfig, target_engine
 from compiler.runtime.config import DATATYPES
 
 TRITON_RELEASE = "25.12"
@@ -55,7 +57,7 @@ def model_config(spec: Spec, selected: SelectedArtifact):
         config.dynamic_batching.max_queue_delay_microseconds = round(b.max_queue_delay_ms * 1000)
     if selected.format == "onnx":
         accelerator = config.optimization.execution_accelerators.gpu_execution_accelerator.add(name="tensorrt")
-        accelerator.parameters.update(_tensorrt_parameters(spec))
+        accelerator.parameters.update(_tensorrt_parameters(target_engine(spec)))
     return config
 
 
@@ -81,19 +83,17 @@ def _dims(t: TensorSpec, batched: bool) -> list[int]:
     return [d if isinstance(d, int) else -1 for d in shape]
 
 
-def _tensorrt_parameters(spec: Spec) -> dict[str, str]:
-    """onnxruntime's TensorRT EP, as Triton's onnxruntime backend names its options."""
-    from compiler.passes.aoti import cuda_precision
-    from compiler.passes.tensorrt_engine import WORKSPACE_BYTES, ort_profile_options, profile_for
-
+def _tensorrt_parameters(engine: EngineConfig) -> dict[str, str]:
+    """onnxruntime's TensorRT EP, as Triton's onnxruntime backend names its options; the engine's
+    precision and profile are the plan's (planner.target_engine)."""
     params = {
         # ORT's TensorRT EP has fp16 here; bf16 targets keep fp32 engines.
-        "precision_mode": "FP16" if cuda_precision(spec) == "fp16" else "FP32",
+        "precision_mode": "FP16" if engine.precision == "fp16" else "FP32",
         "max_workspace_size_bytes": str(WORKSPACE_BYTES),
         "trt_engine_cache_enable": "1", "trt_engine_cache_path": TRT_CACHE,
         "trt_timing_cache_enable": "1", "trt_timing_cache_path": TRT_CACHE,
     }
-    params.update(ort_profile_options(profile_for(spec)))
+    params.update(ort_profile_options(engine.profile))
     return params
 
 

@@ -13,12 +13,11 @@ import logging
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-import numpy as np
-
 from compiler.errors import PassError
 from compiler.frontend.spec import Spec, TensorSpec
 from compiler.passes.base import Artifact, PassContext, library_versions
 from compiler.digest import sha256_file
+from compiler.candidates import Candidate
 from compiler.passes.data import synthesize
 from compiler.passes.load import LoadedModel
 
@@ -27,17 +26,9 @@ NOTE_HALF = ("the module runs in {precision} inside the package (weights and act
              ".to(); Inductor keeps reductions in fp32); inputs and outputs keep the signature's types")
 
 
-def cuda_precision(spec: Spec) -> str:
-    """fp16 keeps more mantissa than bf16 (better parity), so it wins where both are allowed."""
-    for precision in ("fp16", "bf16"):
-        if precision in spec.optimize.precisions and precision in spec.target.precisions:
-            return precision
-    return "fp32"
-
-
-def compile_aoti(model: LoadedModel, ctx: PassContext, device: str = "cpu") -> Artifact:
+def compile_aoti(model: LoadedModel, ctx: PassContext, device: str = "cpu", precision: str = "fp32") -> Artifact:
+    """`device` and `precision` come from the plan's aoti step (planner.py decides them)."""
     spec = ctx.spec
-    precision = cuda_precision(spec) if device == "cuda" else "fp32"
     config = {"device": device, "batch": spec.model.example_batch, "inputs": [t.__dict__ for t in spec.model.inputs]}
     if device != "cpu":  # the CPU key stays as it was: existing caches remain valid
         config["precision"] = precision
@@ -47,10 +38,10 @@ def compile_aoti(model: LoadedModel, ctx: PassContext, device: str = "cpu") -> A
         event.cached = entry.hit
     path = entry.file("model.pt2")
     if device == "cpu":
-        return Artifact("aoti-cpu", "pt2", "fp32", path, sha256_file(path), (NAME,))
+        return Artifact(Candidate.AOTI_CPU.value, "pt2", "fp32", path, sha256_file(path), (NAME,))
     # The GPU architecture goes into the pass chain, so report.json (and the lock) record it.
     arch = entry.meta.get("compute_capability", "?")
-    return Artifact(f"aoti-{device}-{precision}", "pt2", precision, path, sha256_file(path),
+    return Artifact(Candidate.aoti_cuda(precision).value, "pt2", precision, path, sha256_file(path),
                     (f"{NAME} ({device} sm {arch})",))
 
 
@@ -127,30 +118,3 @@ class _Cast:
                 return out.float() if out.is_floating_point() else out
 
         return HalfPrecision().eval()
-
-
-def package_device(package) -> str:
-    """The device a loaded `.pt2` was compiled for (AOTInductor records it in the package)."""
-    meta = package.get_metadata() if hasattr(package, "get_metadata") else {}
-    return meta.get("AOTI_DEVICE_KEY", "cpu")
-
-
-def pt2_runner(path: Path, threads: int):
-    """Runs a `.pt2` on the device it was compiled for: numpy in, numpy out (host copies included).
-
-    The CPU runner in runners.py feeds CPU tensors, which a CUDA package cannot take; this one
-    moves inputs to the package's device and outputs back.
-    """
-    import torch
-
-    torch.set_num_threads(max(threads, 1))
-    package = torch._inductor.aoti_load_package(str(path))
-    device = package_device(package)
-
-    def run(inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        with torch.inference_mode():
-            # np.array(order="C") gives canonical strides: AOTInductor kernels index with the strides
-            # seen at export, and a numpy view such as x[:, None] is "contiguous" with odd strides.
-            out = package(*[torch.from_numpy(np.array(v, order="C")).to(device) for v in inputs.values()])
-        return [o.cpu().numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
-    return run

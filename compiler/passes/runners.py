@@ -11,22 +11,26 @@ from typing import Callable
 
 import numpy as np
 
+from compiler.errors import PassError
+
 Runner = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
-_FORMATS: dict[str, Callable[[Path, int], Runner]] = {}
+Factory = Callable[[Path, int], Runner]
+_FORMATS: dict[str, Factory] = {}
 
 
-def register(fmt: str):
-    def wrap(factory):
-        _FORMATS[fmt] = factory
-        return factory
-    return wrap
+def register(fmt: str, factory: Factory) -> None:
+    """Explicit, once per format (the lines at the bottom): a second one for a format is a bug."""
+    if fmt in _FORMATS:
+        raise ValueError(f"a runner for format {fmt!r} is already registered")
+    _FORMATS[fmt] = factory
 
 
 def runner_for(fmt: str, path: Path, threads: int) -> Runner:
+    if fmt not in _FORMATS:
+        raise PassError("verify", f"no runner for artifact format {fmt!r} (registered: {', '.join(sorted(_FORMATS))})")
     return _FORMATS[fmt](path, threads)
 
 
-@register("onnx")
 def _onnx(path: Path, threads: int) -> Runner:
     import onnxruntime as ort
 
@@ -36,13 +40,6 @@ def _onnx(path: Path, threads: int) -> Runner:
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     return lambda inputs: sess.run(None, inputs)
-
-
-@register("pt2")
-def _pt2(path: Path, threads: int) -> Runner:
-    from compiler.passes.aoti import pt2_runner  # runs on the device the package was compiled for
-
-    return pt2_runner(path, threads)
 
 
 def eager_runner(module, threads: int) -> Runner:
@@ -61,3 +58,49 @@ def run_chunked(runner: Runner, inputs: dict[str, np.ndarray], batch: int = 64) 
     n = len(next(iter(inputs.values())))
     chunks = [runner({k: v[i:i + batch] for k, v in inputs.items()}) for i in range(0, n, batch)]
     return [np.concatenate([c[j] for c in chunks]) for j in range(len(chunks[0]))]
+
+
+def package_device(package) -> str:
+    """The device a loaded `.pt2` was compiled for (AOTInductor records it in the package)."""
+    meta = package.get_metadata() if hasattr(package, "get_metadata") else {}
+    return meta.get("AOTI_DEVICE_KEY", "cpu")
+
+
+def pt2_runner(path: Path, threads: int) -> Runner:
+    """Runs a `.pt2` on the device it was compiled for: numpy in, numpy out (host copies included).
+
+    CPU tensors alone would not do: a CUDA package cannot take them, so this moves inputs to the
+    package's device and outputs back. It lives here, not in aoti.py, so that loading and verifying
+    (which run artifacts) need not import the compile pass (no import cycle).
+    """
+    import torch
+
+    torch.set_num_threads(max(threads, 1))
+    package = torch._inductor.aoti_load_package(str(path))
+    device = package_device(package)
+
+    def run(inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        with torch.inference_mode():
+            # np.array(order="C") gives canonical strides: AOTInductor kernels index with the strides
+            # seen at export, and a numpy view such as x[:, None] is "contiguous" with odd strides.
+            out = package(*[torch.from_numpy(np.array(v, order="C")).to(device) for v in inputs.values()])
+        return [o.cpu().numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+    return run
+
+
+def _tflite(path: Path, threads: int) -> Runner:
+    from compiler.passes.tflite import tflite_runner  # ai-edge-litert: imported only when a .tflite runs
+
+    return tflite_runner(path, threads)
+
+
+def _trt(path: Path, threads: int) -> Runner:
+    from compiler.passes.tensorrt_engine import trt_runner  # tensorrt: imported only when an engine runs
+
+    return trt_runner(path, threads)
+
+
+register("onnx", _onnx)
+register("pt2", pt2_runner)
+register("tflite", _tflite)
+register("trt", _trt)

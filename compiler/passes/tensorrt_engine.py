@@ -5,95 +5,47 @@ with IInt8EntropyCalibrator2; one optimization profile over the signature's dyna
 timing cache kept beside the pass cache) -> a serialized engine, `model.plan`.
 
 It runs only where `import tensorrt` works and the host GPU has the target's compute capability
-(tensorrt_probe; elsewhere the planner's step says why). An engine is specific to the GPU
+(compiler/gpu.py; elsewhere the planner's step says why). An engine is specific to the GPU
 architecture and TensorRT version it was built with, so both go into the artifact's pass chain
 (report.json, hence the lock) and its cache entry's meta. Targets whose GPU is not the build
 host's get their engines built on the target GPU at first load instead (onnxruntime's TensorRT
 execution provider with an engine cache, or Triton's TensorRT accelerator), over the same
-profile: `profile_for` and `ort_profile_options` are shared with those paths.
+profile: `profile_for` and `ort_profile_options` (compiler/gpu.py) are shared with those paths.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from compiler.candidates import Candidate
 from compiler.errors import PassError
 from compiler.frontend.spec import Spec
 from compiler.passes.base import Artifact, PassContext
 from compiler.digest import sha256_file
-from compiler.passes.data import SYNTH_DIMS, Dataset
-from compiler.passes.runners import register
+from compiler.gpu import (WORKSPACE_BYTES, Profile, cuda_precision, host_compute_capability,  # noqa: F401
+                          ort_profile_options, profile_for)
+from compiler.passes.data import Dataset
+from compiler.planner import StepConfig
 
 NAME = "tensorrt"
-WORKSPACE_BYTES = 1 << 30  # builder scratch memory; also Triton's max_workspace_size_bytes
-OTHER_DIM_MAX = 8 * SYNTH_DIMS  # symbolic dims other than batch (e.g. seq) when nothing says more
 FLAGS = {"fp32": (), "fp16": ("FP16",), "bf16": ("BF16",), "int8": ("FP16", "INT8")}  # int8: fp16 fallback
 
 
-@dataclass(frozen=True)
-class Profile:
-    """The shapes an engine is built for: min / opt / max per input that has a dynamic dim."""
-
-    min: dict[str, tuple[int, ...]]
-    opt: dict[str, tuple[int, ...]]
-    max: dict[str, tuple[int, ...]]
-
-
-def engine_precision(spec: Spec, calibration: Dataset | None) -> str:
-    """int8 when the spec asks for calibrated int8 and gives the data, else half where allowed."""
-    from compiler.passes.aoti import cuda_precision
-
-    if "int8-static" in spec.optimize.quantize and "int8" in spec.target.precisions and calibration is not None:
-        return "int8"
-    return cuda_precision(spec)
-
-
-def profile_for(spec: Spec, data: Dataset | None = None) -> Profile:
-    """Batch: 1 / serve.batching.max_batch_size / the same. Other symbolic dims: 1 / the data's
-    length (int8 calibration runs at the opt shape) or SYNTH_DIMS / OTHER_DIM_MAX."""
-    low, opt, high = {}, {}, {}
-    for t in spec.model.inputs:
-        if not t.dynamic_dims:
-            continue
-        seen = data.inputs[t.name].shape if data is not None else None
-        ranges = [_dim_range(axis, dim, spec.serve.batching.max_batch_size, seen) for axis, dim in enumerate(t.shape)]
-        low[t.name], opt[t.name], high[t.name] = (tuple(r[i] for r in ranges) for i in range(3))
-    return Profile(low, opt, high)
-
-
-def _dim_range(axis: int, dim, max_batch: int, seen) -> tuple[int, int, int]:
-    if isinstance(dim, int):
-        return dim, dim, dim
-    if axis == 0:
-        return 1, max_batch, max_batch
-    typical = int(seen[axis]) if seen is not None else SYNTH_DIMS
-    return 1, typical, max(OTHER_DIM_MAX, typical)
-
-
-def ort_profile_options(profile: Profile) -> dict[str, str]:
-    """The same profile as onnxruntime TensorRT EP options (Triton's accelerator takes the same keys),
-    so one engine covers every batch the server forms instead of a rebuild per new shape."""
-    def shapes(which: dict[str, tuple[int, ...]]) -> str:
-        return ",".join(f"{name}:{'x'.join(map(str, dims))}" for name, dims in which.items())
-    if not profile.min:
-        return {}
-    return {"trt_profile_min_shapes": shapes(profile.min), "trt_profile_opt_shapes": shapes(profile.opt),
-            "trt_profile_max_shapes": shapes(profile.max)}
-
-
-def build_engine(base: Artifact, calibration: Dataset | None, ctx: PassContext) -> Artifact:
+def build_engine(base: Artifact, calibration: Dataset | None, ctx: PassContext, config: StepConfig) -> Artifact:
+    """Precision and profile come from the plan's tensorrt step; int8 calibrates at the opt shape,
+    so its non-batch opt dims follow the calibration data (planner.py, variant calibrated-opt-shapes)."""
     import tensorrt as trt
 
-    from compiler.passes.tensorrt_probe import host_compute_capability
-
     spec = ctx.spec
-    precision = engine_precision(spec, calibration)
-    profile = profile_for(spec, calibration if precision == "int8" else None)
+    precision = config.precision
+    if precision == "int8" and calibration is None:
+        raise PassError(NAME, "the plan asks for an int8 engine and model.calibration gave no data")
+    profile = profile_for(spec, calibration) if precision == "int8" else config.profile
     cc, gpu = host_compute_capability(), _gpu_name()
     config = {"precision": precision, "profile": asdict(profile), "workspace": WORKSPACE_BYTES,
               "compute_capability": cc, "gpu": gpu}
@@ -109,7 +61,7 @@ def build_engine(base: Artifact, calibration: Dataset | None, ctx: PassContext) 
         event.detail = f"sm {cc}, TensorRT {trt.__version__}"
     path = entry.file("model.plan")
     chain = base.produced_by + (f"{NAME} {entry.meta['tensorrt']} (sm {entry.meta['compute_capability']})",)
-    return Artifact(f"tensorrt-{precision}", "trt", precision, path, sha256_file(path), chain)
+    return Artifact(Candidate.tensorrt(precision).value, "trt", precision, path, sha256_file(path), chain)
 
 
 def _gpu_name() -> str:
@@ -121,8 +73,6 @@ def _gpu_name() -> str:
 def _build(src: Path, out: Path, precision: str, profile: Profile, calibration: Dataset | None,
            timing_file: Path) -> dict:
     import tensorrt as trt
-
-    from compiler.passes.tensorrt_probe import host_compute_capability
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -219,7 +169,6 @@ def _calibrator(trt, data: Dataset, profile: Profile):
     return EntropyCalibrator()
 
 
-@register("trt")
 def trt_runner(path: Path, threads: int):
     """Runs a serialized engine on this host's GPU: numpy in, numpy out, batches above the
     profile's max split into chunks. Buffers are torch CUDA tensors (no pycuda needed)."""

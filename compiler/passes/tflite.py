@@ -1,7 +1,7 @@
 """TFLite candidates for edge targets: litert-torch converts the PyTorch module at fixed shapes,
 ai-edge-quantizer derives fp16 and int8 variants (tflite_quantize.py), ai-edge-litert runs them.
 
-TFLite has fixed shapes (DESIGN.md): the batch comes from optimize.edge.batch_size and every
+TFLite has fixed shapes (docs/architecture.md): the batch comes from optimize.edge.batch_size and every
 other symbolic dim from optimize.edge.fixed_dims. The module is wrapped so the signature's
 inputs and outputs carry the spec's names (litert-torch otherwise says args_0/output_0), and
 64-bit inputs stay 64-bit (enable_x64), so the bundle's signature is the spec's signature.
@@ -9,11 +9,6 @@ inputs and outputs carry the spec's names (litert-torch otherwise says args_0/ou
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,32 +19,12 @@ from compiler.passes.base import Artifact, PassContext, library_versions
 from compiler.digest import sha256_file
 from compiler.passes.data import Dataset
 from compiler.passes.load import LoadedModel
-from compiler.passes.runners import Runner, register
+from compiler.passes.runners import Runner
+from compiler.tflite_signature import SIGNATURE, SignatureDetails, TensorDetail, signature_details  # noqa: F401
+from compiler.tflite_signature import quiet as _quiet
 
 NAME = "tflite"
-SIGNATURE = "serving_default"
 CONVERT_LIBS = ("torch", "litert-torch", "ai-edge-litert")
-
-
-@dataclass(frozen=True)
-class TensorDetail:
-    """One signature tensor as the interpreter reports it."""
-
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    scale: float | None = None  # set for quantized (integer) inputs/outputs
-    zero_point: int | None = None
-
-
-@dataclass(frozen=True)
-class SignatureDetails:
-    inputs: tuple[TensorDetail, ...]
-    outputs: tuple[TensorDetail, ...]  # in the order the model returns them
-
-    @property
-    def batch(self) -> int:
-        return self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else 1
 
 
 # ---- fixed shapes ---------------------------------------------------------------------------
@@ -96,15 +71,19 @@ def _describe(spec: Spec, shapes: dict[str, tuple[int, ...]]) -> str:
 # ---- conversion -----------------------------------------------------------------------------
 
 def candidates(model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -> list[Artifact]:
-    from compiler.passes import tflite_quantize
+    """The fp32 .tflite and the variants the plan runs, as a build makes them (pipeline.py)."""
+    from compiler.passes.pipeline import run_steps
+    from compiler.planner import plan
 
-    spec = ctx.spec
+    return run_steps(plan(ctx.spec), model, calibration, ctx)
+
+
+def convert_step(model: LoadedModel, ctx: PassContext) -> Artifact:
+    """The plan's tflite step: the fp32 .tflite every variant starts from."""
     require_edge_toolchain()
     if model.onnx_path is not None:  # not `model.module`: a warm rebuild never builds the module
         raise PassError(NAME, "litert-torch converts PyTorch modules; model.source is onnx")
-    shapes = fixed_shapes(spec)
-    base = convert(model, shapes, ctx)
-    return [base] + tflite_quantize.variants(base, calibration, shapes, ctx)
+    return convert(model, fixed_shapes(ctx.spec), ctx)
 
 
 def convert(model: LoadedModel, shapes: dict[str, tuple[int, ...]], ctx: PassContext) -> Artifact:
@@ -216,26 +195,6 @@ def _check_axes(kind: str, t: TensorSpec, got: tuple[int, ...], expect: tuple[in
 
 # ---- reading and running a .tflite ----------------------------------------------------------
 
-def signature_details(path: Path) -> SignatureDetails:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_path=str(path))
-    runner = interp.get_signature_runner(SIGNATURE)
-    ins, outs = runner.get_input_details(), runner.get_output_details()
-    # Subgraph output order is the order the model returned them; the signature map is by name.
-    position = {d["index"]: i for i, d in enumerate(interp.get_output_details())}
-    ordered = sorted(outs, key=lambda n: position.get(outs[n]["index"], len(position)))
-    return SignatureDetails(tuple(_detail(n, ins[n]) for n in ins), tuple(_detail(n, outs[n]) for n in ordered))
-
-
-def _detail(name: str, d: dict) -> TensorDetail:
-    scale, zero = d["quantization"]
-    quantized = scale != 0.0 and np.dtype(d["dtype"]).kind in "iu"
-    return TensorDetail(name, np.dtype(d["dtype"]).name, tuple(int(x) for x in d["shape"]),
-                        float(scale) if quantized else None, int(zero) if quantized else None)
-
-
-@register("tflite")
 def tflite_runner(path: Path, threads: int) -> Runner:
     """Any batch: loops fixed-batch invocations, pads the last chunk, (de)quantizes integer I/O."""
     from ai_edge_litert.interpreter import Interpreter
@@ -280,34 +239,6 @@ def _from_model(arr: np.ndarray, d: TensorDetail) -> np.ndarray:
     if d.scale is not None:
         return ((arr.astype(np.float32) - d.zero_point) * d.scale).astype(np.float32)
     return arr
-
-
-# ---- quiet native logging -------------------------------------------------------------------
-
-@contextmanager
-def _quiet():
-    """The converter logs from C++ and a progress console straight to fds 1 and 2; keep the CLI's
-    output clean, and hand the captured text to the error message when conversion fails."""
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = [os.dup(1), os.dup(2)]
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-
-            def text() -> str:
-                sink.seek(0)
-                lines = [l for l in sink.read().decode(errors="replace").splitlines() if l.strip()]
-                return lines[-1] if lines else ""
-            yield text
-        finally:
-            sys.stdout.flush()  # what Python buffered inside belongs to the sink too
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,30 +17,29 @@ import numpy as np
 from compiler.errors import PassError, SpecError, SpecIssue
 from compiler.passes.base import Artifact, PassContext, library_versions
 from compiler.digest import sha256_file
+from compiler.tflite_signature import SIGNATURE, quiet
 from compiler.passes.data import Dataset
+from compiler.planner import StepConfig
 
 NAME = "tflite-quantize"
 LIBS = ("ai-edge-quantizer", "ai-edge-litert")
+STATIC_RECIPE = "static_wi8_ai8"
 
 
-def variants(base: Artifact, calibration: Dataset | None, shapes: dict[str, tuple[int, ...]],
-             ctx: PassContext) -> list[Artifact]:
-    """Each variant that fails is reported broken (ctx.attempt); the others are still judged."""
-    o, t = ctx.spec.optimize, ctx.spec.target
-    out = []
-    if "fp16" in o.precisions and "fp16" in t.precisions:
-        out.append(ctx.attempt("tflite-fp16", lambda: _variant(
-            base, "tflite-fp16", "fp16", {"recipe": "weight_only_fp16"}, ctx, None)))
-    if "int8-dynamic" in o.quantize and "int8" in t.precisions:
-        out.append(ctx.attempt("tflite-int8-dynamic", lambda: _variant(
-            base, "tflite-int8-dynamic", "int8", {"recipe": "dynamic_wi8_afp32"}, ctx, None)))
-    if "int8-static" in o.quantize and "int8" in t.precisions and calibration is not None:
+def variant(base: Artifact, step: StepConfig, calibration: Dataset | None, ctx: PassContext) -> Artifact:
+    """One variant the plan runs (planner.TFLITE_VARIANTS decides which, and says why not)."""
+    from compiler.passes.tflite import fixed_shapes
+
+    config: dict = {"recipe": step.variant}
+    samples = None
+    if step.variant == STATIC_RECIPE:
+        if calibration is None:
+            raise SpecError(SpecIssue("model.calibration", f"{step.candidate} needs calibration data"))
+        shapes = fixed_shapes(ctx.spec)
         samples = calibration_samples(calibration, shapes)
-        config = {"recipe": "static_wi8_ai8", "float_io": True, "data": calibration.digest(),
-                  "shapes": {k: list(v) for k, v in sorted(shapes.items())}}
-        out.append(ctx.attempt("tflite-int8-static", lambda: _variant(
-            base, "tflite-int8-static", "int8", config, ctx, samples)))
-    return [a for a in out if a is not None]
+        config.update({"float_io": True, "data": calibration.digest(),
+                       "shapes": {k: list(v) for k, v in sorted(shapes.items())}})
+    return _variant(base, step.candidate.value, step.precision, config, ctx, samples)
 
 
 def calibration_samples(data: Dataset, shapes: dict[str, tuple[int, ...]]) -> list[dict[str, np.ndarray]]:
@@ -71,9 +70,7 @@ def _variant(base: Artifact, candidate: str, precision: str, config: dict, ctx: 
 
 
 def _quantize(src: Path, dst: Path, recipe_name: str, samples, candidate: str) -> dict:
-    from compiler.passes.tflite import SIGNATURE, _quiet
-
-    with _quiet() as log:
+    with quiet() as log:
         try:
             q = _quantizer(src, recipe_name)
             result = q.calibrate({SIGNATURE: samples}, num_threads=1) if q.need_calibration else None

@@ -19,10 +19,9 @@ from compiler.passes.base import PassContext
 from compiler.passes.cache import Cache
 from compiler.passes.data import load_dataset, synthesize
 from compiler.passes.load import load_model
-from compiler.passes.tensorrt_engine import (calibration_batches, engine_precision, ort_profile_options,
-                                             profile_for)
+from compiler.passes.tensorrt_engine import calibration_batches, ort_profile_options, profile_for
 from compiler.gpu import host_compute_capability, tensorrt_status
-from compiler.planner import plan
+from compiler.planner import engine_precision, plan
 from tests.conftest import EXAMPLES
 
 DIGITS = EXAMPLES / "digits-cnn" / "deploy.yaml"
@@ -100,13 +99,14 @@ def test_aoti_step_reasons_on_a_cpu_host():
     assert not steps["aoti"].run and "GPU build host" in steps["aoti"].reason
 
 
-def test_engine_precision_follows_spec_target_and_data():
-    spec = load_spec(DIGITS, ["target=nvidia-h100"])
-    calibration = load_dataset(spec, "calibration")
-    assert engine_precision(spec, calibration) == "int8"  # int8-static asked for, data given
-    assert engine_precision(spec, None) == "fp16"
-    assert engine_precision(load_spec(DIGITS, ["target=nvidia-h100", "optimize.precisions=[fp32, bf16]"]), None) == "bf16"
-    assert engine_precision(load_spec(DIGITS, ["target=nvidia-t4", "optimize.precisions=[fp32, bf16]"]), None) == "fp32"
+def test_engine_precision_follows_spec_and_target():
+    """The planner decides it (a spec rule makes int8-static give calibration data)."""
+    assert engine_precision(load_spec(DIGITS, ["target=nvidia-h100"])) == "int8"  # int8-static asked for
+    assert engine_precision(load_spec(DIGITS, ["target=nvidia-h100", "optimize.quantize=none"])) == "fp16"
+    assert engine_precision(load_spec(DIGITS, ["target=nvidia-h100", "optimize.precisions=[fp32, bf16]",
+                                               "optimize.quantize=none"])) == "bf16"
+    assert engine_precision(load_spec(DIGITS, ["target=nvidia-t4", "optimize.precisions=[fp32, bf16]",
+                                               "optimize.quantize=none"])) == "fp32"
 
 
 def test_profile_from_the_signature_and_serve_batching():
@@ -171,7 +171,7 @@ def test_aoti_cuda_fp16_compiles_and_matches(tmp_path):
 
     spec = load_spec(DIGITS, [f"target={_matching_target()}"])
     model = load_model(spec)
-    artifact = compile_aoti(model, PassContext(spec, Cache(tmp_path / "cache")), "cuda")
+    artifact = compile_aoti(model, PassContext(spec, Cache(tmp_path / "cache")), "cuda", "fp16")
     assert (artifact.candidate, artifact.precision) == ("aoti-cuda-fp16", "fp16")
     assert f"sm {host_compute_capability()}" in artifact.produced_by[-1]
     inputs = load_dataset(spec, "evaluation").inputs
@@ -210,7 +210,7 @@ def test_tensorrt_engine_build_and_parity(tmp_path, example, precision):
     ctx = PassContext(spec, Cache(tmp_path / "cache"))
     model = load_model(spec)
     calibration = load_dataset(spec, "calibration")
-    engine = tensorrt_engine.build_engine(export(model, ctx), calibration, ctx)
+    engine = tensorrt_engine.build_engine(export(model, ctx), calibration, ctx, plan(spec, True).step("tensorrt").config)
     assert (engine.format, engine.candidate) == ("trt", f"tensorrt-{precision}")
     assert engine.produced_by[-1] == f"tensorrt {trt.__version__} (sm {host_compute_capability()})"
     data = load_dataset(spec, "evaluation") or calibration
