@@ -16,7 +16,7 @@ from pathlib import Path
 
 from compiler.digest import sha256_file, sha256_json
 from compiler.errors import DeploycError
-from compiler.locks import Lock, normalize
+from compiler.locks import Lock, normalize, pip_platforms
 from compiler.passes.cache import Cache, default_cache_dir
 
 
@@ -35,7 +35,8 @@ def _download(lock: Lock, folder: Path) -> dict:
     requirements = folder / "requirements.lock"
     requirements.write_text(lock.body(), encoding="utf-8")
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-           "--no-deps", "--require-hashes", "--only-binary=:all:", "--platform", lock.platform,
+           "--no-deps", "--require-hashes", "--only-binary=:all:",
+           *[a for p in pip_platforms(lock.platform) for a in ("--platform", p)],
            "--python-version", lock.python, "--implementation", "cp",
            "--abi", "cp" + lock.python.replace(".", ""), "--dest", str(folder), "-r", str(requirements)]
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -69,7 +69,7 @@ def lock_text(lock: locks.Lock) -> str:
     """requirements.lock in pip's hash-checking format, sorted by name."""
     head = (f"# The image's Python dependencies for {lock.platform}, CPython {lock.python}.\n"
             "# Every wheel is pinned by sha256 and vendored in wheels/; written by deployc.\n"
-            "# pip install --no-index --require-hashes --find-links wheels -r requirements.lock\n")
+            "# pip install --no-index --no-deps --require-hashes --find-links wheels -r requirements.lock\n")
     return head + lock.body()
 
 

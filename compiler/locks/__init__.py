@@ -27,12 +27,18 @@ PINS = {
     "onnxruntime-gpu": "1.31.1",  # the newest CUDA build on the index lags the CPU one
     "torch": "2.13.0",
     "ai-edge-litert": "2.3.0",
+    "tokenizers": "0.23.3",  # text models: the runtime tokenizes requests from tokenizer.json
 }
-SERVER = ("numpy", "starlette", "uvicorn", "httptools", "prometheus-client")
+SERVER = ("numpy", "starlette", "uvicorn", "httptools", "prometheus-client", "tokenizers")
+# Locked without their dependencies: tokenizers needs huggingface_hub (and ~10 MB more) only to
+# download from a hub, which a server reading its own tokenizer.json never does. The image
+# installs the lock with --no-deps: the lock is the complete set, nothing else gets resolved.
+NO_DEPS = ("tokenizers",)
 ENGINES = ("onnxruntime", "onnxruntime-gpu", "torch", "ai-edge-litert")
 GPU_PROVIDERS = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
-# The oldest glibc the wheels may need: every supported base (Debian 12, Ubuntu 22.04 and
-# later) has a newer one, and pip also accepts the older manylinux tags below it.
+# The newest glibc the wheels may need: every supported base (Debian 12, Ubuntu 22.04 and
+# later) has it. pip's --platform matches tags exactly, so `pip_platforms` lists the older
+# manylinux tags too (a manylinux_2_17 wheel runs on a 2.28 glibc).
 MANYLINUX = "manylinux_2_28"
 ARCHES = {"linux/amd64": "x86_64", "linux/arm64": "aarch64", "linux/arm64/v8": "aarch64"}
 _LINE = re.compile(r"^(?P<name>[a-z0-9-]+)==(?P<version>[^\s\\]+) \\\n    --hash=sha256:(?P<sha256>[0-9a-f]{64})$", re.M)
@@ -73,7 +79,7 @@ def engine_for(backend: str, providers: list[str]) -> str:
 
 
 def requirements(engine: str) -> list[str]:
-    """Pinned direct dependencies of the server with one engine, sorted."""
+    """Pinned direct dependencies of the server with one engine, sorted (NO_DEPS included)."""
     return [f"{name}=={PINS[name]}" for name in sorted((*SERVER, engine))]
 
 
@@ -84,6 +90,14 @@ def platform_tag(platform: str) -> str:
         raise DeploycError(f"target.image.platform: {platform!r} has no wheel platform here "
                            f"(known: {', '.join(sorted(ARCHES))})")
     return f"{MANYLINUX}_{arch}"
+
+
+def pip_platforms(tag: str) -> list[str]:
+    """`--platform` values for pip: the lock's manylinux tag and every older one, newest first."""
+    arch = tag.removeprefix(f"{MANYLINUX}_")
+    newest = int(MANYLINUX.split("_")[2])
+    return ([f"manylinux_2_{minor}_{arch}" for minor in range(newest, 16, -1)]
+            + [f"manylinux2014_{arch}"] + ([f"manylinux2010_{arch}", f"manylinux1_{arch}"] if arch == "x86_64" else []))
 
 
 def lock_file_name(engine: str, platform_tag_: str, python: str) -> str:

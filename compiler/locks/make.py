@@ -20,7 +20,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from compiler.errors import DeploycError
-from compiler.locks import ENGINES, Lock, Pin, lock_file_name, normalize, parse, platform_tag, requirements
+from compiler.locks import (ENGINES, NO_DEPS, Lock, Pin, lock_file_name, normalize, parse, pip_platforms,
+                            platform_tag, requirements)
 
 HEADER = ("# The pinned Python dependencies of deployc's serving image: {engine} on {tag}, CPython {python}.\n"
           "# Written by `deployc lock`; builds copy these pins into image/requirements.lock.\n")
@@ -58,7 +59,7 @@ def _make_one(engine: str, tag: str, python: str, upgrade: bool) -> Outcome:
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
     keep = [] if upgrade or not old else [f"{p.name}=={p.version}" for p in parse(engine, tag, python, old).pins]
     try:
-        pins = resolve(requirements(engine), tag, python, keep)
+        pins = lock_pins(engine, tag, python, keep)
     except DeploycError as exc:
         return Outcome(path.name, False, str(exc))
     text = HEADER.format(engine=engine, tag=tag, python=python) + Lock(engine, tag, python, pins).body()
@@ -67,15 +68,26 @@ def _make_one(engine: str, tag: str, python: str, upgrade: bool) -> Outcome:
     return Outcome(path.name, text != old)
 
 
-def resolve(reqs: list[str], tag: str, python: str, keep: list[str]) -> tuple[Pin, ...]:
-    """Every wheel `reqs` need on (tag, python), by name, version and sha256, sorted by name."""
+def lock_pins(engine: str, tag: str, python: str, keep: list[str]) -> tuple[Pin, ...]:
+    """The lock of the server with `engine`: its closure, plus NO_DEPS packages without theirs."""
+    reqs = requirements(engine)
+    with_deps = [r for r in reqs if r.split("==")[0] not in NO_DEPS]
+    pins = resolve(with_deps, tag, python, keep) + resolve(
+        [r for r in reqs if r not in with_deps], tag, python, keep, deps=False)
+    return tuple(sorted({p.name: p for p in pins}.values(), key=lambda p: p.name))
+
+
+def resolve(reqs: list[str], tag: str, python: str, keep: list[str], deps: bool = True) -> tuple[Pin, ...]:
+    """Every wheel `reqs` need on (tag, python), by name, version and sha256, sorted by name
+    (with deps=False: the wheels of `reqs` alone)."""
     with tempfile.TemporaryDirectory() as tmp:
         constraints = Path(tmp) / "constraints.txt"
         constraints.write_text("".join(f"{k}\n" for k in keep), encoding="utf-8")
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
                "--disable-pip-version-check", "--report", str(report), "--target", str(Path(tmp) / "t"),
-               "--only-binary=:all:", "--platform", tag, "--python-version", python,
+               "--only-binary=:all:", *[a for p in pip_platforms(tag) for a in ("--platform", p)],
+               "--python-version", python, *([] if deps else ["--no-deps"]),
                "--implementation", "cp", "--abi", "cp" + python.replace(".", ""),
                "-c", str(constraints), *reqs]
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -31,7 +31,6 @@ def test_every_target_that_builds_a_hermetic_image_has_its_lock():
 
 @pytest.mark.parametrize("file", locks.shipped())
 def test_shipped_lock_pins_every_wheel_by_version_and_sha256(file):
-    engine, rest = re.fullmatch(r"(.+)-(manylinux_2_28_\w+?)-cp(\d)(\d+)\.txt", file).group(1, 2), None
     m = re.fullmatch(r"(?P<engine>.+)-(?P<tag>manylinux_2_28_(x86_64|aarch64))-cp3(?P<minor>\d+)\.txt", file)
     text = locks.resources.files("compiler.locks").joinpath(file).read_text()
     lock = locks.parse(m["engine"], m["tag"], f"3.{m['minor']}", text)
@@ -61,4 +60,16 @@ def test_lock_without_upgrade_keeps_every_pin():
     tag, python = "manylinux_2_28_x86_64", "3.11"
     shipped = locks.load("onnxruntime", "linux/amd64", python)
     keep = [f"{p.name}=={p.version}" for p in shipped.pins]
-    assert make.resolve(locks.requirements("onnxruntime"), tag, python, keep) == shipped.pins
+    assert make.lock_pins("onnxruntime", tag, python, keep) == shipped.pins
+
+
+def test_no_deps_packages_are_locked_without_their_download_clients():
+    lock = locks.load("onnxruntime", "linux/amd64", "3.11")
+    names = {p.name for p in lock.pins}
+    assert "tokenizers" in names and "huggingface-hub" not in names
+
+
+def test_pip_platforms_list_every_older_manylinux_tag():
+    tags = locks.pip_platforms("manylinux_2_28_x86_64")
+    assert tags[0] == "manylinux_2_28_x86_64" and "manylinux_2_17_x86_64" in tags and "manylinux2014_x86_64" in tags
+    assert all(t.endswith("aarch64") for t in locks.pip_platforms("manylinux_2_28_aarch64"))
