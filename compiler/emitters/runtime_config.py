@@ -41,6 +41,7 @@ def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, Drif
         drain_seconds=s.drain_seconds, drift=drift,
         trt_engine_cache=TRT_CACHE if "TensorrtExecutionProvider" in providers else "",
         trt_options=trt_options(engine or target_engine(spec)) if "TensorrtExecutionProvider" in providers else {},
+        text=None,
     )
 
 

@@ -32,6 +32,19 @@ class DriftBaseline:
 
 
 @dataclass
+class TextConfig:
+    """How the server turns text into the model's token tensors (text models only)."""
+    input: str  # name of the BYTES input clients send, e.g. "text"
+    tokenizer: str  # file name in the model dir (Hugging Face fast-tokenizer JSON)
+    max_length: int  # tokens per sequence, special tokens included
+    truncation: str  # "error": a longer text is a 4xx naming the input | "truncate"
+    task: str  # sentence-embedding | text-classification | token-classification
+    labels: list[str]  # id2label order for classification; [] otherwise
+    pad_id: int  # the tokenizer's pad token id
+    model_inputs: list[str]  # which of input_ids / attention_mask / token_type_ids the model takes, in order
+
+
+@dataclass
 class RuntimeConfig:
     model_name: str
     model_version: str
@@ -56,6 +69,7 @@ class RuntimeConfig:
     # Extra TensorRT EP options from the build: the optimization profile of the dynamic dims
     # (so one engine covers every batch the server forms) and trt_fp16_enable; else {}.
     trt_options: dict[str, str]
+    text: TextConfig | None  # tokenizer settings of a text model; None: clients send tensors only
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, allow_nan=False) + "\n"
@@ -69,6 +83,7 @@ class RuntimeConfig:
         data["inputs"] = [TensorInfo(**t) for t in data["inputs"]]
         data["outputs"] = [TensorInfo(**t) for t in data["outputs"]]
         data["drift"] = {k: DriftBaseline(**v) for k, v in data["drift"].items()}
+        data["text"] = TextConfig(**data["text"]) if data["text"] is not None else None
         return cls(**data)
 
     @classmethod

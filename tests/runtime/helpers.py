@@ -85,7 +85,7 @@ def embedding_onnx(path: Path, rows: int = 100) -> None:
 SERVING = dict(
     providers=["CPUExecutionProvider"], threads=1, batching=True, max_batch_size=32, max_queue_delay_ms=2.0,
     max_request_bytes=4 * 1024 * 1024, request_timeout_s=10.0, max_concurrency=64, drain_seconds=20,
-    drift={}, trt_engine_cache="", trt_options={},
+    drift={}, trt_engine_cache="", trt_options={}, text=None,
 )
 
 
