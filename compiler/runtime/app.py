@@ -17,6 +17,7 @@ from .backend import PLATFORMS
 from .config import RuntimeConfig
 from .errors import InferError
 from .infer import JSON_HEADERS, PATH, Handler, error_body
+from .openai_api import EmbeddingsHandler, models_body, openai_error
 from .openapi import OPENAPI
 from .protocol import check_model
 from .state import RuntimeState
@@ -24,6 +25,7 @@ from .state import RuntimeState
 SERVER_NAME = "deployc-runtime"
 SERVER_VERSION = "0.1.0"
 JSON = "application/json"
+EMBEDDINGS = "/v1/embeddings"
 
 
 def _json(doc: dict, status: int = 200) -> Response:
@@ -65,11 +67,17 @@ def _tensor_meta(tensors) -> list[dict]:
 
 async def model_metadata(request: Request) -> Response:
     config: RuntimeConfig = _model(request).config
+    # A text model takes its BYTES text input or, pre-tokenized, its token tensors: both listed.
+    text = [{"name": config.text.input, "datatype": "BYTES", "shape": [-1]}] if config.text else []
     return _json({
         "name": config.model_name, "versions": [config.model_version],
         "platform": PLATFORMS[config.backend],
-        "inputs": _tensor_meta(config.inputs), "outputs": _tensor_meta(config.outputs),
+        "inputs": text + _tensor_meta(config.inputs), "outputs": _tensor_meta(config.outputs),
     })
+
+
+async def openai_models(request: Request) -> Response:
+    return _json(models_body(_state(request).config.model_name))
 
 
 async def model_ready(request: Request) -> Response:
@@ -98,7 +106,7 @@ async def _infer_error(request: Request, exc: Exception) -> Response:
 def _routes() -> list[Route]:
     routes = [
         Route("/v2/health/live", live), Route("/v2/health/ready", ready), Route("/v2", server_metadata),
-        Route("/metrics", metrics), Route("/v2/openapi.json", openapi_doc),
+        Route("/metrics", metrics), Route("/v2/openapi.json", openapi_doc), Route("/v1/models", openai_models),
     ]
     for base in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
         routes += [Route(base, model_metadata), Route(base + "/ready", model_ready)]
@@ -112,6 +120,7 @@ class RuntimeApp:
         self.starlette = starlette
         self.runtime = state
         self.infer = Handler(state)
+        self.embeddings = EmbeddingsHandler(state)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -122,11 +131,20 @@ class RuntimeApp:
                     return
                 await self.infer(scope, receive, send, match["name"], match["version"])
                 return
+            if scope["path"] == EMBEDDINGS:
+                if scope["method"] != "POST":
+                    await _send(send, 405, openai_error(InferError(f"{scope['method']} {EMBEDDINGS}: use POST", 405)))
+                    return
+                await self.embeddings(scope, receive, send)
+                return
         await self.starlette(scope, receive, send)
 
 
 async def _send_error(send, status: int, message: str) -> None:
-    body = error_body(message)
+    await _send(send, status, error_body(message))
+
+
+async def _send(send, status: int, body: bytes) -> None:
     headers = JSON_HEADERS + [(b"content-length", str(len(body)).encode())]
     headers += [(b"allow", b"POST")] if status == 405 else []
     await send({"type": "http.response.start", "status": status, "headers": headers})

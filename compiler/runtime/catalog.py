@@ -14,6 +14,9 @@ PREFIX = "deployc"
 # Latency buckets in seconds: fine below 100 ms where CPU models live, coarse above.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# Tokens per text request (all its texts, special tokens included): up to max_batch_size texts
+# of max_length tokens each.
+TOKEN_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 OUTCOMES = ("success", "client_error", "server_error", "timeout", "rejected")
 
 
@@ -62,6 +65,13 @@ CATALOG: tuple[Metric, ...] = (
     Metric("input_baseline_ratio", "gauge",
            "Share of the build-time baseline in each bucket (sums to 1 per input).",
            ("model", "input", "bucket")),
+    # Text models (0 for others). A text input's drift buckets above count tokens per text.
+    Metric("request_tokens", "histogram", "Tokens per text request, special tokens included.",
+           ("model",), TOKEN_BUCKETS),
+    Metric("tokens_total", "counter", "Tokens of all text requests, special tokens included.", ("model",)),
+    Metric("unknown_tokens_total", "counter",
+           "Tokens the tokenizer mapped to its unknown token (over tokens_total: the unknown-token share).",
+           ("model",)),
 )
 
 BY_NAME: dict[str, Metric] = {m.full_name: m for m in CATALOG}

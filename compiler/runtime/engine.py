@@ -7,6 +7,8 @@ whose results are split back per request. While the worker runs, the next batch 
 A batch that fails is run again request by request, so one request's bad values fail it alone.
 The fill wait happens only while other requests are on their way in (being read or decoded):
 a lone request never waits for company that is not coming.
+Text requests carry unpadded token ids; their key is their length bucket (text.bucket), so
+a batch holds texts of similar length and is padded only to its own longest row.
 Batching off: each request runs on its own.
 """
 
@@ -26,6 +28,7 @@ from .config import RuntimeConfig
 from .errors import ServerError
 from .metrics import Metrics
 from .protocol import InferRequest
+from .text import pad
 
 Results = dict[str, np.ndarray]
 
@@ -43,6 +46,7 @@ class Engine:
         self.backend = backend
         self.metrics = metrics
         self.outputs = tuple(t.name for t in config.outputs)
+        self.text = config.text
         # One worker: the backend's own intra-op threads use the cores; a second caller would
         # only contend with them and with the event loop.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend")
@@ -53,7 +57,13 @@ class Engine:
 
     def _direct(self, req: InferRequest, enqueued: float) -> Results:
         self.metrics.queue_duration.observe(time.perf_counter() - enqueued)
-        return self.work(req.inputs, req.outputs, req.rows)
+        return self.work(self.inputs_of([req]), req.outputs, req.rows)
+
+    def inputs_of(self, reqs: list[InferRequest]) -> dict[str, np.ndarray]:
+        """The backend's inputs for these requests, in order: text padded here, tensors joined."""
+        if reqs[0].tokens is not None:
+            return pad([row for r in reqs for row in r.tokens.ids], self.text)
+        return {n: _concat([r.inputs[n] for r in reqs]) for n in reqs[0].inputs}
 
     def work(self, inputs: dict[str, np.ndarray], outputs: tuple[str, ...], rows: int) -> Results:
         """One backend call, in the worker thread."""
@@ -160,8 +170,7 @@ class BatchingEngine(Engine):
         outputs = tuple(n for n in self.outputs if any(n in r.outputs for r in reqs))
         total = sum(r.rows for r in reqs)
         try:
-            inputs = {n: _concat([r.inputs[n] for r in reqs]) for n in reqs[0].inputs}
-            results = self.work(inputs, outputs, total)
+            results = self.work(self.inputs_of(reqs), outputs, total)
         except Exception as exc:
             if len(reqs) == 1:
                 return [exc]
@@ -173,7 +182,7 @@ class BatchingEngine(Engine):
 
     def _alone(self, req: InferRequest) -> Results | Exception:
         try:
-            return self.backend.run(req.inputs, req.outputs)
+            return self.backend.run(self.inputs_of([req]), req.outputs)
         except Exception as exc:
             return exc
 

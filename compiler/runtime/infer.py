@@ -14,7 +14,7 @@ import time
 import uuid
 import zlib
 
-from .errors import InferError, Timeout, TooLarge, Unavailable
+from .errors import InferError, ServerError, Timeout, TooLarge, Unavailable
 from .protocol import check_model, decode, encode
 from .state import RuntimeState
 
@@ -39,21 +39,26 @@ def error_body(message: str) -> bytes:
 
 
 class Handler:
+    """The infer route; subclasses (openai_api) reuse its limits, accounting and error handling."""
+
     def __init__(self, state: RuntimeState) -> None:
         self.state = state
 
-    async def __call__(self, scope, receive, send, name: str, version: str | None) -> None:
+    def error_body(self, exc: InferError) -> bytes:
+        return error_body(exc.message)
+
+    async def __call__(self, scope, receive, send, *route) -> None:
         state, m = self.state, self.state.metrics
         start = time.perf_counter()
         if state.inflight >= state.config.max_concurrency:
             exc = Unavailable(f"over max_concurrency ({state.config.max_concurrency} requests in flight); "
                               "retry later")
-            status, headers, body, outcome = exc.status, JSON_HEADERS, error_body(exc.message), exc.outcome
+            status, headers, body, outcome = exc.status, JSON_HEADERS, self.error_body(exc), exc.outcome
         else:
             state.inflight += 1
             m.inflight.inc()
             try:
-                status, headers, body, outcome = await self._guarded(scope, receive, name, version)
+                status, headers, body, outcome = await self._guarded(scope, receive, route)
             finally:
                 state.inflight -= 1
                 m.inflight.dec()
@@ -68,34 +73,41 @@ class Handler:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _guarded(self, scope, receive, name: str, version: str | None):
+    async def _guarded(self, scope, receive, route: tuple):
         timeout = self.state.config.request_timeout_s
         try:
-            headers, body = await within(timeout, self._infer(scope, receive, name, version))
+            headers, body = await within(timeout, self._infer(scope, receive, *route))
             return 200, headers, body, "success"
         except InferError as exc:
-            return exc.status, JSON_HEADERS, error_body(exc.message), exc.outcome
+            return exc.status, JSON_HEADERS, self.error_body(exc), exc.outcome
         except (asyncio.TimeoutError, TimeoutError):
             exc = Timeout(f"the request took longer than its timeout ({timeout} s)")
-            return exc.status, JSON_HEADERS, error_body(exc.message), exc.outcome
+            return exc.status, JSON_HEADERS, self.error_body(exc), exc.outcome
         except Exception:  # never a crash: a 500 whose id finds the trace in the log
             error_id = uuid.uuid4().hex[:12]
             log.exception("error id %s: unexpected failure in infer", error_id)
-            message = f"internal error (error id {error_id}; the server log has the details)"
-            return 500, JSON_HEADERS, error_body(message), "server_error"
+            exc = ServerError(f"internal error (error id {error_id}; the server log has the details)")
+            return 500, JSON_HEADERS, self.error_body(exc), "server_error"
+
+    async def read(self, scope, receive) -> tuple[dict, bytes]:
+        """The request's headers and (decompressed) body, once the model is ready."""
+        state = self.state
+        if state.engine is None:
+            raise Unavailable(f"model {state.config.model_name!r} is not ready: {state.not_ready_reason()}")
+        headers = dict(scope["headers"])
+        limit = state.config.max_request_bytes
+        body = await read_body(receive, headers.get(b"content-length"), limit)
+        return headers, decompress(body, headers.get(b"content-encoding"), limit)
 
     async def _infer(self, scope, receive, name: str, version: str | None):
         state = self.state
         config = state.config
         check_model(name, version, config)
-        if state.engine is None:
-            raise Unavailable(f"model {config.model_name!r} is not ready: {state.not_ready_reason()}")
-        headers = dict(scope["headers"])
-        limit = config.max_request_bytes
-        body = await read_body(receive, headers.get(b"content-length"), limit)
-        body = decompress(body, headers.get(b"content-encoding"), limit)
+        headers, body = await self.read(scope, receive)
         header_length = headers.get(b"inference-header-content-length")
         req = decode(body, None if header_length is None else header_length.decode("latin-1"), state.sig)
+        if req.texts is not None:
+            state.tokenize(req)
         if req.timeout_s is not None:
             try:
                 results = await within(req.timeout_s, state.engine.infer(req))

@@ -50,6 +50,10 @@ class Metrics:
         f["max_concurrency"].labels(model).set(config.max_concurrency)
         f["model_info"].labels(model, config.model_version, config.backend, config.artifact).set(1)
         self.ready.set(0)
+        self.text_input = config.text.input if config.text else None
+        self.request_tokens = f["request_tokens"].labels(model)
+        self.tokens = f["tokens_total"].labels(model)
+        self.unknown_tokens = f["unknown_tokens_total"].labels(model)
         self.drift = self._drift(config)
 
     def _make(self, metric):
@@ -59,7 +63,7 @@ class Metrics:
         return KINDS[metric.type](metric.full_name, metric.help, **kwargs)
 
     def _drift(self, config: RuntimeConfig) -> dict[str, _Drift]:
-        names = {t.name for t in config.inputs}
+        names = {t.name for t in config.inputs} | ({config.text.input} if config.text else set())
         out: dict[str, _Drift] = {}
         for name, base in sorted(config.drift.items()):
             if name not in names or len(base.ratios) != len(base.edges) + 1:
@@ -74,4 +78,16 @@ class Metrics:
 
     def count_inputs(self, inputs: dict[str, np.ndarray]) -> None:
         for name, drift in self.drift.items():
-            drift.count(inputs[name])
+            if name in inputs:  # a text request's tensors are counted by count_text
+                drift.count(inputs[name])
+
+    def count_text(self, tokens) -> None:
+        """A tokenized text request (text.Tokens): its tokens, unknown tokens, and the drift of the
+        text input, whose baseline buckets hold tokens per text."""
+        count = tokens.count
+        self.request_tokens.observe(count)
+        self.tokens.inc(count)
+        self.unknown_tokens.inc(tokens.unknown)
+        drift = self.drift.get(self.text_input)
+        if drift is not None:
+            drift.count(np.array([len(row) for row in tokens.ids]))

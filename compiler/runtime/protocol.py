@@ -17,6 +17,7 @@ import numpy as np
 from . import strictjson
 from .config import RuntimeConfig, TensorInfo
 from .errors import InferError, NotFound, ServerError
+from .text_protocol import BYTES, text_input
 
 DTYPES: dict[str, np.dtype] = {
     name: np.dtype(np_name) for name, np_name in (
@@ -39,11 +40,12 @@ class Signature:
     outputs: tuple[str, ...]
     batching: bool
     max_batch_size: int
+    text: str | None = None  # the BYTES input of a text model; None: the model takes no text
 
     @classmethod
     def of(cls, config: RuntimeConfig) -> "Signature":
         return cls({t.name: t for t in config.inputs}, tuple(t.name for t in config.outputs),
-                   config.batching, config.max_batch_size)
+                   config.batching, config.max_batch_size, config.text.input if config.text else None)
 
 
 @dataclass
@@ -55,6 +57,9 @@ class InferRequest:
     timeout_s: float | None = None  # the client's own `timeout` parameter (microseconds on the wire)
     rows: int = 1
     key: tuple = field(default=())  # shape signature: requests are batched only with equal keys
+    texts: list[str] | None = None  # a text request: the strings, before tokenizing
+    text_where: str = ""  # the request field that held them (errors name it)
+    tokens: object = None  # text.Tokens once tokenized; the engine pads them per batch
 
 
 _BY_DTYPE: dict[np.dtype, str] = {dt: name for name, dt in DTYPES.items()}
@@ -72,10 +77,13 @@ def decode(body: bytes, header_length: str | None, sig: Signature) -> InferReque
     doc = strictjson.loads(head)
     if not isinstance(doc, dict):
         raise InferError("request body must be a JSON object")
-    inputs = _inputs(doc.get("inputs"), binary, sig)
+    inputs, texts, text_where = _inputs(doc.get("inputs"), binary, sig)
     outputs, binary_outputs = _outputs(doc, sig)
     params = _object(doc.get("parameters"), "parameters")
     req = InferRequest(inputs, outputs, binary_outputs, _request_id(doc.get("id")), _timeout(params))
+    if texts is not None:  # rows and batching key follow once tokenized (text.TextEncoder)
+        req.texts, req.text_where, req.rows = texts, text_where, len(texts)
+        return req
     if sig.batching:
         req.rows = _rows(inputs)
     req.key = tuple(a.shape[1:] if sig.batching else a.shape for a in inputs.values())
@@ -117,10 +125,13 @@ def _timeout(params: dict) -> float | None:
     return value / 1e6
 
 
-def _inputs(items, binary: bytes, sig: Signature) -> dict[str, np.ndarray]:
+def _inputs(items, binary: bytes, sig: Signature) -> tuple[dict[str, np.ndarray], list[str] | None, str]:
+    """The model's tensors, or the texts of a text request (and the field that held them)."""
     if not isinstance(items, list) or not items:
         raise InferError("inputs: must be a non-empty list")
     got: dict[str, np.ndarray] = {}
+    texts: list[str] | None = None
+    text_where = ""
     sizes: dict[str, tuple[int, str]] = {}  # symbolic dim -> (size, the input that set it)
     offset = 0
     for i, item in enumerate(items):
@@ -131,6 +142,12 @@ def _inputs(items, binary: bytes, sig: Signature) -> dict[str, np.ndarray]:
         if not isinstance(name, str):
             raise InferError(f"{where}.name: must be a string")
         where = f"{where} ({name!r})"
+        if name == sig.text or item.get("datatype") == BYTES:
+            if texts is not None:
+                raise InferError(f"{where}.name: given twice")
+            texts, offset = text_input(item, name, binary, offset, sig.text, sorted(sig.inputs), sig.max_batch_size, where)
+            text_where = f"{where}.data"
+            continue
         if name not in sig.inputs:
             raise InferError(f"{where}.name: unknown input; the model takes {sorted(sig.inputs)}")
         if name in got:
@@ -142,13 +159,20 @@ def _inputs(items, binary: bytes, sig: Signature) -> dict[str, np.ndarray]:
         got[name], offset = _tensor(item, dtype, shape, binary, offset, where)
         if info.range is not None:
             _in_range(got[name], info.range, f"{where}.data")
+    if texts is not None:
+        if got:
+            raise InferError(f"inputs: send either the text input {sig.text!r} or the model's tensors "
+                             f"{sorted(sig.inputs)}, not both")
+        if offset != len(binary):
+            raise InferError(f"binary data: {len(binary) - offset} trailing bytes belong to no input")
+        return {}, texts, text_where
     missing = [n for n in sig.inputs if n not in got]
     if missing:
         raise InferError(f"inputs: missing {missing}; the model takes {sorted(sig.inputs)}")
     if offset != len(binary):
         raise InferError(f"binary data: {len(binary) - offset} trailing bytes belong to no input")
     # The backend gets inputs in signature order.
-    return {n: got[n] for n in sig.inputs}
+    return {n: got[n] for n in sig.inputs}, None, ""
 
 
 def _datatype(value, info: TensorInfo, where: str) -> np.dtype:
@@ -331,7 +355,7 @@ def encode(req: InferRequest, results: dict[str, np.ndarray], model: str, versio
             outputs.append(f'{head},"parameters":{{"binary_data_size":{len(blob)}}}}}')
             blobs.append(blob)
         else:
-            outputs.append(f'{head},"data":[{_json_numbers(arr)}]}}')
+            outputs.append(f'{head},"data":[{json_numbers(arr)}]}}')
     doc = f'{{"model_name":{json.dumps(model)},"model_version":{json.dumps(version)},"outputs":[{",".join(outputs)}]'
     if req.id is not None:
         doc += f',"id":{json.dumps(req.id)}'
@@ -341,7 +365,7 @@ def encode(req: InferRequest, results: dict[str, np.ndarray], model: str, versio
     return b"".join([head, *blobs]), len(head)
 
 
-def _json_numbers(arr: np.ndarray) -> str:
+def json_numbers(arr: np.ndarray) -> str:
     values = arr.ravel().tolist()
     if arr.dtype.kind != "f":
         return strictjson.dumps(values)[1:-1]

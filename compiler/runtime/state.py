@@ -7,11 +7,12 @@ import logging
 import time
 from pathlib import Path
 
-from .backend import BackendError, load_backend
+from .backend import Backend, BackendError, load_backend
 from .config import RuntimeConfig
 from .engine import Engine, make_engine
 from .metrics import Metrics
-from .protocol import Signature
+from .protocol import InferRequest, Signature
+from .text import TextEncoder, bucket
 
 log = logging.getLogger("runtime")
 
@@ -25,6 +26,7 @@ class RuntimeState:
         self.sig = Signature.of(config)
         self.metrics = Metrics(config)
         self.engine: Engine | None = None
+        self.text: TextEncoder | None = None  # a text model's tokenizer, loaded with the model
         self.load_error = ""
         self.draining = False
         self.inflight = 0
@@ -51,7 +53,7 @@ class RuntimeState:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                backend = await loop.run_in_executor(None, load_backend, self.config, self.model_dir)
+                backend, text = await loop.run_in_executor(None, self._load_model)
                 break
             except BackendError as exc:
                 self.load_error = str(exc)
@@ -62,12 +64,28 @@ class RuntimeState:
             self.metrics.load_failures.inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
+        self.text = text
         self.engine = make_engine(backend, self.config, self.metrics, lambda: self.inflight)
         self.load_error = ""
         if not self.draining:
             self.metrics.ready.set(1)
         log.info("model %s %s loaded (%s, %s)", self.config.model_name, self.config.model_version,
                  self.config.backend, self.config.artifact)
+
+    def _load_model(self) -> tuple[Backend, TextEncoder | None]:
+        text = self.config.text
+        if text is None:
+            return load_backend(self.config, self.model_dir), None
+        if not (self.model_dir / text.tokenizer).is_file():
+            raise BackendError(f"tokenizer file {self.model_dir / text.tokenizer} does not exist")
+        return load_backend(self.config, self.model_dir), TextEncoder(text, self.model_dir)
+
+    def tokenize(self, req: InferRequest) -> None:
+        """A text request's token ids (a 400 names the text at fault), its length bucket, its metrics."""
+        tokens = self.text.encode(req.texts, req.text_where)
+        req.tokens = tokens
+        req.key = ("text", bucket(tokens.longest))
+        self.metrics.count_text(tokens)
 
     def begin_drain(self) -> None:
         """Called from the signal handler: flags only (no locks, no I/O)."""

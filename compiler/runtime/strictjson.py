@@ -40,7 +40,7 @@ _LOCATE = json.JSONDecoder(parse_constant=lambda literal: _MARKER)
 def loads(raw: bytes):
     """Parse a request's JSON head; InferError names the field holding a non-JSON literal."""
     try:
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        text = _text(raw)
         return _STRICT.decode(text)
     except _Constant as exc:
         where = _locate(text)
@@ -48,6 +48,18 @@ def loads(raw: bytes):
                          "numbers only (send non-finite values as binary tensor data)") from None
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise InferError(f"malformed JSON body: {exc}") from None
+
+
+def _text(raw: bytes) -> str:
+    """The body as text. Bytes that are not UTF-8 become lone surrogates (surrogateescape), so the
+    refusal can name the string that holds them (a text input's index) instead of the body."""
+    encoding = json.detect_encoding(raw)
+    try:
+        return raw.decode(encoding, "surrogatepass")
+    except UnicodeDecodeError:
+        if encoding != "utf-8":
+            raise
+        return raw.decode(encoding, "surrogateescape")
 
 
 def _locate(text: str) -> str:

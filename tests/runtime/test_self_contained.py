@@ -13,9 +13,10 @@ from pathlib import Path
 from .helpers import RUNTIME_SRC, copy_runtime
 
 # What an image installs for the runtime (the backend libraries are imported lazily).
+# tokenizers: text models only, so imported lazily like the backends.
 ALLOWED_THIRD_PARTY = {"numpy", "starlette", "uvicorn", "prometheus_client", "onnxruntime", "torch",
-                       "ai_edge_litert"}
-LAZY = {"onnxruntime", "torch", "ai_edge_litert"}
+                       "ai_edge_litert", "tokenizers"}
+LAZY = {"onnxruntime", "torch", "ai_edge_litert", "tokenizers"}
 
 
 def _imports(path: Path) -> list[tuple[ast.AST, str, int]]:
@@ -43,7 +44,7 @@ def test_only_relative_stdlib_or_runtime_deps():
 
 
 def test_backend_libraries_are_imported_lazily():
-    """onnxruntime/torch/ai_edge_litert only inside functions, so an image carries only its backend."""
+    """onnxruntime/torch/ai_edge_litert/tokenizers only inside functions, so an image carries only its backend."""
     for path in sorted(RUNTIME_SRC.glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in tree.body:  # module level only
@@ -68,8 +69,9 @@ def test_bare_copy_imports_and_runs(tmp_path):
         "try:\n    import compiler\nexcept ImportError:\n    pass\n"
         "else:\n    raise SystemExit('deployc is importable: the path is not clean')\n"
         "import runtime, runtime.server, runtime.app, runtime.backend_onnx, runtime.backend_torch\n"
-        "import runtime.backend_litert, runtime.metrics, runtime.drift\n"
+        "import runtime.backend_litert, runtime.metrics, runtime.drift, runtime.text, runtime.openai_api\n"
         "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules, 'backend imported eagerly'\n"
+        "assert 'tokenizers' not in sys.modules, 'tokenizers imported for a model without text'\n"
         "print(runtime.__file__)\n"
     )
     out = _bare(["-c", "import sys; sys.path.insert(0, ''); exec(sys.argv[1])", code], tmp_path)
