@@ -64,10 +64,10 @@ def test_nan_candidate_fails_every_gate_it_meets_and_is_not_selected(wide, tmp_p
     spec = load_spec(wide, ["optimize.gates.min_cosine=0.99", "optimize.gates.max_abs_error=0.01",
                             "optimize.gates.min_top1_agreement=0.5", "optimize.select=smallest"])
     result = build(spec, tmp_path / "out", Cache(tmp_path / "cache"))
-    rows = {c["candidate"]: c for c in result.report["candidates"]}
+    rows = {c.candidate: c for c in result.report.candidates}
     bad = rows["onnx-int8-dynamic"]
-    assert not bad["passed"] and result.report["selected"]["candidate"] == "onnx-fp32"
-    failures = "\n".join(bad["gate_failures"])
+    assert not bad.passed and result.report.selected.candidate == "onnx-fp32"
+    failures = "\n".join(bad.gate_failures)
     assert "onnx-int8-dynamic: cosine = nan, gate requires >= 0.99 (not a finite number)" in failures
     assert "onnx-int8-dynamic: max_abs_error = nan" in failures
     assert "non_finite_outputs = " in failures
@@ -81,16 +81,16 @@ def test_nan_candidate_fails_every_gate_it_meets_and_is_not_selected(wide, tmp_p
 def test_nan_candidate_fails_even_without_a_parity_gate(wide, tmp_path):
     spec = load_spec(wide, ["optimize.graph=false"])  # no gates set at all
     result = build(spec, tmp_path / "out", Cache(tmp_path / "cache"))
-    bad = next(c for c in result.report["candidates"] if c["candidate"] == "onnx-int8-dynamic")
-    assert not bad["passed"] and any("non_finite_outputs" in f for f in bad["gate_failures"])
+    bad = next(c for c in result.report.candidates if c.candidate == "onnx-int8-dynamic")
+    assert not bad.passed and any("non_finite_outputs" in f for f in bad.gate_failures)
 
 
 def test_no_candidate_left_names_the_nan(wide, tmp_path):
     # max_size_mb below the fp32 file: only the smaller int8 candidate, the NaN one, passes it.
     spec = load_spec(wide, ["optimize.gates.min_cosine=0.5"])
     cache = Cache(tmp_path / "cache")
-    fp32_size = next(c["size_mb"] for c in build(spec, tmp_path / "o1", cache).report["candidates"]
-                     if c["candidate"] == "onnx-fp32")
+    fp32_size = next(c.size_mb for c in build(spec, tmp_path / "o1", cache).report.candidates
+                     if c.candidate == "onnx-fp32")
     spec = load_spec(wide, ["optimize.gates.min_cosine=0.5", f"optimize.gates.max_size_mb={fp32_size / 2}"])
     with pytest.raises(GateError, match=r"onnx-int8-dynamic: cosine = nan, gate requires >= 0.5 \(not a finite number\)"):
         build(spec, tmp_path / "o2", cache)
