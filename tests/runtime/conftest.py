@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import Server, toy_config
+from .text_model import build_artifact
 
 
 @pytest.fixture(scope="module")
@@ -16,3 +17,9 @@ def server(tmp_path_factory):
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def artifact(tmp_path_factory):
+    """The tiny BERT text model (ONNX) and the real MiniLM tokenizer: (folder, vocab size)."""
+    return build_artifact(tmp_path_factory.mktemp("text-model"))

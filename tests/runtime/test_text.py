@@ -11,8 +11,8 @@ import openai
 import pytest
 import tritonclient.http as httpclient
 
-from .helpers import MODEL, Server, metric_value
-from .text_model import DIM, Reference, minilm_tokenizer_json, text_config, tiny_bert_onnx
+from .helpers import MODEL, metric_value
+from .text_model import DIM, Reference, start, text_config
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -21,26 +21,6 @@ SENTENCES = [
     "A considerably longer sentence, with several clauses, that makes the batch pad its shorter neighbours "
     "unless requests of similar length are grouped together before the model runs.",
 ]
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    from tokenizers import Tokenizer
-
-    folder = tmp_path_factory.mktemp("text-model")
-    (folder / "tokenizer.json").write_bytes(minilm_tokenizer_json())
-    vocab = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab_size()
-    tiny_bert_onnx(folder / "model.onnx", vocab)
-    return folder, vocab
-
-
-def start(tmp, artifact, **overrides) -> Server:
-    folder, vocab = artifact
-    (tmp / "root" / "model").mkdir(parents=True)
-    (tmp / "root" / "model" / "tokenizer.json").write_bytes((folder / "tokenizer.json").read_bytes())
-    srv = Server(tmp, text_config(vocab, **overrides), (folder / "model.onnx").read_bytes())
-    srv.wait_ready()
-    return srv
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +149,51 @@ def test_unknown_tokens_and_tokens_per_request_are_counted(text_server, referenc
     assert grew("deployc_tokens_total") == tokens
     assert grew("deployc_unknown_tokens_total") == 2  # each parrot is [UNK] to MiniLM's WordPiece
     assert grew("deployc_request_tokens_count") == 1 and grew("deployc_request_tokens_sum") == tokens
+
+
+def test_batches_pad_only_within_a_length_bucket(artifact, reference):
+    """Mixed lengths queued together: each batch holds one length bucket and pads to its own
+    longest row, so the short texts never pay for the long ones; results match one by one."""
+    import asyncio
+
+    from compiler.runtime.backend import load_backend
+    from compiler.runtime.engine import BatchingEngine
+    from compiler.runtime.metrics import Metrics
+    from compiler.runtime.protocol import InferRequest
+    from compiler.runtime.text import TextEncoder, bucket
+
+    folder, vocab = artifact
+    config = text_config(vocab, max_length=256, max_batch_size=8, max_queue_delay_ms=300.0)
+    real = load_backend(config, folder)
+    batches: list[tuple[int, list[int]]] = []  # (padded width, tokens per row)
+
+    class Recording:  # the real onnxruntime backend, watched
+        def run(self, inputs, outputs):
+            batches.append((inputs["input_ids"].shape[1], inputs["attention_mask"].sum(1).tolist()))
+            return real.run(inputs, outputs)
+
+    texts = ["Short.", " ".join(["long"] * 100), "Also short.", " ".join(["longer"] * 110),
+             "A medium sentence, " * 6, "Tiny."]
+    encoder = TextEncoder(config.text, folder)
+    reqs = []
+    for text in texts:
+        req = InferRequest({}, ("embedding",), frozenset(), rows=1, texts=[text], text_where="t")
+        req.tokens = encoder.encode([text], "t")
+        req.key = ("text", bucket(req.tokens.longest))
+        reqs.append(req)
+
+    async def main():
+        # Every request is in the server: the engine waits (up to the delay) for company.
+        engine = BatchingEngine(Recording(), config, Metrics(config), inflight=lambda: len(reqs))
+        try:
+            return await asyncio.gather(*(engine.infer(r) for r in reqs))
+        finally:
+            await engine.close()
+
+    results = asyncio.run(main())
+    assert len(batches) == 3, batches  # three buckets: <= 16, <= 64 and <= 128 tokens
+    for width, lengths in batches:
+        assert width == max(lengths) and len({bucket(n) for n in lengths}) == 1, batches
+    assert sorted(len(lengths) for _, lengths in batches) == [1, 2, 3]
+    got = np.concatenate([r["embedding"] for r in results])
+    np.testing.assert_allclose(got, reference.embed(texts), atol=2e-6)

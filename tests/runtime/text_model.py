@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from compiler.runtime.config import RuntimeConfig, TensorInfo, TextConfig
-from .helpers import MODEL, runtime
+from .helpers import MODEL, Server, runtime
 
 DIM = 32
 MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
@@ -93,3 +93,27 @@ class Reference:
             feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
             rows.append(self.session.run(["embedding"], feeds)[0][0])
         return np.stack(rows)
+
+
+def build_artifact(folder: Path) -> tuple[Path, int]:
+    """folder/model.onnx and folder/tokenizer.json; returns (folder, the tokenizer's vocab size)."""
+    from tokenizers import Tokenizer
+
+    (folder / "tokenizer.json").write_bytes(minilm_tokenizer_json())
+    vocab = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab_size()
+    tiny_bert_onnx(folder / "model.onnx", vocab)
+    return folder, vocab
+
+
+def start(tmp: Path, artifact: tuple[Path, int], **overrides) -> Server:
+    """A ready server for the text model (runtime.json from text_config with these overrides)."""
+    folder, vocab = artifact
+    (tmp / "root" / "model").mkdir(parents=True)
+    (tmp / "root" / "model" / "tokenizer.json").write_bytes((folder / "tokenizer.json").read_bytes())
+    srv = Server(tmp, text_config(vocab, **overrides), (folder / "model.onnx").read_bytes())
+    try:
+        srv.wait_ready()
+    except BaseException:
+        srv.stop()
+        raise
+    return srv
