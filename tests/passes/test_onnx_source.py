@@ -23,7 +23,7 @@ def test_onnx_source_builds_and_verifies_against_itself(tmp_path):
     spec = load_spec(folder / "deploy.yaml", ["model.source=onnx", "model.onnx=model.onnx", "~model.factory",
                                               "~model.weights", "optimize.quantize=int8-dynamic"])
     report = build(spec, tmp_path / "out", cache).report
-    rows = {c["candidate"]: c for c in report["candidates"]}
-    assert rows["onnx-fp32"]["max_abs_error"] == 0.0  # the normalized source computes exactly itself
-    assert rows["onnx-int8-dynamic"]["accuracy"] > 0.97
-    assert report["baseline"] is None  # no torch eager row without a PyTorch model
+    rows = {c.candidate: c for c in report.candidates}
+    assert rows["onnx-fp32"].max_abs_error == 0.0  # the normalized source computes exactly itself
+    assert rows["onnx-int8-dynamic"].accuracy > 0.97
+    assert report.baseline is None  # no torch eager row without a PyTorch model
