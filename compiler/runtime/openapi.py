@@ -12,6 +12,7 @@ def _json_body(schema: dict, description: str) -> dict:
 
 
 ERROR = _json_body(_ref("Error"), "Refused or failed; `error` says why and names the field")
+OPENAI_ERROR = _json_body(_ref("OpenAIError"), "Refused or failed, in OpenAI's error shape")
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -23,11 +24,12 @@ SCHEMAS = {
         "properties": {
             "name": {"type": "string"},
             "datatype": {"type": "string", "enum": ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8",
-                                                    "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"]},
+                                                    "INT16", "INT32", "INT64", "FP16", "FP32", "FP64",
+                                                    "BYTES"]},
             "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
             "parameters": _ref("Parameters"),
             "data": {"description": "row-major values, flat or nested (absent with binary_data_size); "
-                                    "finite numbers in requests; in responses a non-finite float is "
+                                    "finite numbers in requests (strings for a text model's BYTES input); in responses a non-finite float is "
                                     "the string \"NaN\", \"Infinity\" or \"-Infinity\""},
         },
     },
@@ -57,6 +59,31 @@ SCHEMAS = {
     "ServerMetadata": {"type": "object", "required": ["name", "version", "extensions"],
                        "properties": {"name": {"type": "string"}, "version": {"type": "string"},
                                       "extensions": {"type": "array", "items": {"type": "string"}}}},
+    "OpenAIError": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["message", "type", "param", "code"],
+        "properties": {"message": {"type": "string"}, "type": {"type": "string"},
+                       "param": {"description": "the request field at fault (a string), or null"},
+                       "code": {"description": "model_not_found, or null"}}}}},
+    "EmbeddingsRequest": {
+        "type": "object", "required": ["model", "input"], "additionalProperties": False,
+        "properties": {"model": {"type": "string"},
+                       "input": {"oneOf": [{"type": "string"}, {"type": "array", "minItems": 1,
+                                                                 "items": {"type": "string"}}]},
+                       "encoding_format": {"type": "string", "enum": ["float", "base64"]},
+                       "dimensions": {"type": "integer"}, "user": {"type": "string"}},
+    },
+    "EmbeddingsResponse": {
+        "type": "object", "required": ["object", "data", "model", "usage"],
+        "properties": {
+            "object": {"type": "string"}, "model": {"type": "string"},
+            "data": {"type": "array", "items": {"type": "object", "required": ["object", "index", "embedding"]}},
+            "usage": {"type": "object", "required": ["prompt_tokens", "total_tokens"],
+                      "properties": {"prompt_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+        },
+    },
+    "ModelList": {"type": "object", "required": ["object", "data"],
+                  "properties": {"object": {"type": "string"}, "data": {"type": "array", "items": {
+                      "type": "object", "required": ["id", "object"]}}}},
     "Ready": {"type": "object", "properties": {"ready": {"type": "boolean"}, "live": {"type": "boolean"},
                                                "name": {"type": "string"}, "reason": {"type": "string"}}},
 }
@@ -98,6 +125,14 @@ OPENAPI: dict = {
             "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         **_model_paths("/v2/models/{name}", [NAME]),
         **_model_paths("/v2/models/{name}/versions/{version}", [NAME, VERSION]),
+        "/v1/embeddings": {"post": {
+            "summary": "OpenAI-compatible embeddings (sentence-embedding models)",
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref("EmbeddingsRequest")}}},
+            "responses": {"200": _json_body(_ref("EmbeddingsResponse"), "Embeddings"),
+                          **{code: OPENAI_ERROR for code in ("400", "404", "413", "415", "500", "503", "504")}},
+        }},
+        "/v1/models": _get("OpenAI-compatible model list", "ModelList"),
     },
     "components": {"schemas": SCHEMAS},
 }

@@ -5,6 +5,7 @@ runtime, answering tritonclient BYTES requests (JSON and binary) and the OpenAI 
 from __future__ import annotations
 
 import base64
+import json
 
 import numpy as np
 import openai
@@ -197,3 +198,18 @@ def test_batches_pad_only_within_a_length_bucket(artifact, reference):
     assert sorted(len(lengths) for _, lengths in batches) == [1, 2, 3]
     got = np.concatenate([r["embedding"] for r in results])
     np.testing.assert_allclose(got, reference.embed(texts), atol=2e-6)
+
+
+def test_embeddings_answers_match_the_openapi_document(text_server):
+    from .test_api import _validate
+
+    status, doc = text_server.post_json("/v1/embeddings", {"model": MODEL, "input": ["one", "two"]})
+    assert status == 200
+    _validate(doc, "EmbeddingsResponse")
+    _validate({"model": MODEL, "input": ["one", "two"]}, "EmbeddingsRequest")
+    status, doc = text_server.post_json("/v1/embeddings", {"model": "nope", "input": "x"})
+    assert status == 404
+    _validate(doc, "OpenAIError")
+    status, _, raw = text_server.request("GET", "/v1/embeddings")
+    assert status == 405
+    _validate(json.loads(raw), "OpenAIError")
