@@ -213,3 +213,23 @@ def test_embeddings_answers_match_the_openapi_document(text_server):
     status, _, raw = text_server.request("GET", "/v1/embeddings")
     assert status == 405
     _validate(json.loads(raw), "OpenAIError")
+
+
+def test_text_drift_counts_tokens_per_text_in_the_baseline_buckets(tmp_path, artifact, reference):
+    from compiler.runtime.config import DriftBaseline
+
+    srv = start(tmp_path, artifact, drift={"text": DriftBaseline(edges=[8.0, 16.0], ratios=[0.5, 0.3, 0.2])})
+    try:
+        texts = ["Short.", "A sentence of ten tokens or so.", " ".join(["w"] * 30)]
+        status, _ = srv.post_json("/v1/embeddings", {"model": MODEL, "input": texts})
+        assert status == 200
+        metrics = srv.metrics_text()
+    finally:
+        srv.stop()
+    lengths = [len(reference.ids(t)) for t in texts]
+    want = [sum(n < 8 for n in lengths), sum(8 <= n < 16 for n in lengths), sum(n >= 16 for n in lengths)]
+    assert want == [1, 1, 1], lengths
+    for bucket_index, count in enumerate(want):
+        labels = {"input": "text", "bucket": str(bucket_index)}
+        assert metric_value(metrics, "deployc_input_bucket_total", labels) == count
+        assert metric_value(metrics, "deployc_input_baseline_ratio", labels) == [0.5, 0.3, 0.2][bucket_index]
