@@ -64,11 +64,13 @@ def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection
     selected = _selected(selection)
     runtime = runtime_config(spec, selected, _drift_baseline(spec, results), the_plan.target_engine)
     files: dict = {}
+    # Vendoring is an action, run before emission: the emitters that digest image/ (the content
+    # tag the manifests run) then see the context --image builds, wheels included.
+    if the_plan.emits("image") and image.hermetic(spec):
+        files.update(_vendor_wheels(spec, runtime))
     for step in the_plan.emitters:
         if step.run:
             files.update(emitter(step.name).emit(EmitContext(spec, selected, runtime, report, dict(files))))
-    if "image/Dockerfile" in files and image.hermetic(spec):
-        files.update(_vendor_wheels(spec, runtime))
     return files
 
 
