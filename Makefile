@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 EXTRAS := passes,serve,image,sweep,triton,test
 STAMP  := $(VENV)/.deployc-installed
 
-.PHONY: venv demo test bench golden clean
+.PHONY: venv demo test bench golden proto clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,10 @@ bench: venv
 # Rewrite the golden output trees after an intended change; review the diff before committing.
 golden: venv
 	DEPLOYC_REFRESH_GOLDEN=1 $(PY) -m pytest tests/test_golden.py
+
+# The runtime's gRPC stubs from proto/grpc_predict_v2.proto (committed; a test checks they are current).
+proto: venv
+	$(PY) proto/generate.py
 
 clean:
 	rm -rf out .pytest_cache

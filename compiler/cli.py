@@ -205,6 +205,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to bind (loopback by default)"),
     port: int = typer.Option(8080, help="Open Inference Protocol v2 port"),
     metrics_port: Optional[int] = typer.Option(None, help="also serve /metrics on this port"),
+    grpc_port: Optional[int] = typer.Option(None, help="also serve the protocol over gRPC on this port"),
 ) -> None:
     """Serve a built tree locally with the runtime (no Docker needed)."""
     from compiler.errors import SpecError, SpecIssue
@@ -215,7 +216,9 @@ def serve(
         raise SpecError(SpecIssue("TREE", f"{tree} has no image/runtime.json or bundle/runtime.json; "
                                           "run `deployc build` first"))
     err.print(f"serving {root} on http://{host}:{port}/v2", markup=False)
-    run_server(root, host, port, metrics_port)
+    if grpc_port is not None:
+        err.print(f"serving gRPC on {host}:{grpc_port}", markup=False)
+    run_server(root, host, port, metrics_port, grpc_port)
 
 
 @app.command()

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, metrics_port: int | None = None) -> None:
+def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, metrics_port: int | None = None,
+          grpc_port: int | None = None) -> None:
     """Serve DIR (runtime.json + model/<artifact>) until SIGTERM, then drain and return."""
     from .server import serve as _serve
 
-    _serve(Path(root), host, port, metrics_port)
+    _serve(Path(root), host, port, metrics_port, grpc_port)

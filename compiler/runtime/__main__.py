@@ -1,4 +1,4 @@
-"""`python -m runtime --root DIR [--host H] [--port P] [--metrics-port M]`."""
+"""`python -m runtime --root DIR [--host H] [--port P] [--metrics-port M] [--grpc-port G]`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--metrics-port", type=int, default=None, help="also serve /metrics on this port")
+    parser.add_argument("--grpc-port", type=int, default=None,
+                        help="also serve the protocol over gRPC (and grpc.health.v1) on this port")
     args = parser.parse_args(argv)
-    serve(args.root, args.host, args.port, args.metrics_port)
+    serve(args.root, args.host, args.port, args.metrics_port, args.grpc_port)
 
 
 if __name__ == "__main__":

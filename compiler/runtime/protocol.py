@@ -77,6 +77,11 @@ def decode(body: bytes, header_length: str | None, sig: Signature) -> InferReque
     doc = strictjson.loads(head)
     if not isinstance(doc, dict):
         raise InferError("request body must be a JSON object")
+    return decode_doc(doc, binary, sig)
+
+
+def decode_doc(doc: dict, binary: bytes, sig: Signature) -> InferRequest:
+    """A request already parsed into the JSON form (the gRPC side builds one from its message)."""
     inputs, texts, text_where = _inputs(doc.get("inputs"), binary, sig)
     outputs, binary_outputs = _outputs(doc, sig)
     params = _object(doc.get("parameters"), "parameters")

@@ -5,7 +5,9 @@ client is sending on one is lost) and re-raises the signal after shutdown (exit 
 Here the first SIGTERM/SIGINT only starts the drain: readiness goes false at once, requests
 keep being served (with `Connection: close`) until nothing is in flight or queued and no
 request came for QUIET_S, or drain_seconds pass; then uvicorn shuts down and serve() returns.
-A second signal exits at once.
+A second signal exits at once. The gRPC server (grpc_server.py), when a port is given, runs on
+the same loop: its health turns NOT_SERVING with readiness, and it stops (letting running calls
+finish) before the engine closes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from prometheus_client import start_http_server
 
 from .app import build_app
 from .config import RuntimeConfig
+from .grpc_server import GrpcFrontend
 from .state import RuntimeState
 
 log = logging.getLogger("runtime")
@@ -28,11 +31,18 @@ QUIET_S = 0.5
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, state: RuntimeState, drain_seconds: float) -> None:
+    def __init__(self, config: uvicorn.Config, state: RuntimeState, drain_seconds: float,
+                 grpc: GrpcFrontend | None = None) -> None:
         super().__init__(config)
         self.state = state
         self.drain_seconds = drain_seconds
         self.drain_deadline: float | None = None
+        self.grpc = grpc
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.grpc is not None and not self.should_exit:
+            await self.grpc.start()
 
     def handle_exit(self, sig: int, frame) -> None:
         # Runs in a signal handler: set flags only. Not recorded in _captured_signals, so
@@ -43,6 +53,8 @@ class DrainingServer(uvicorn.Server):
         self.state.begin_drain()
 
     async def on_tick(self, counter: int) -> bool:
+        if self.grpc is not None:
+            await self.grpc.sync()
         if await super().on_tick(counter):
             return True
         if not self.state.draining:
@@ -64,6 +76,8 @@ class DrainingServer(uvicorn.Server):
         # What is left of the drain bounds uvicorn's own wait for open connections.
         left = (self.drain_deadline or time.monotonic()) - time.monotonic()
         self.config.timeout_graceful_shutdown = max(1, int(left + 0.999))
+        if self.grpc is not None:  # before the lifespan's shutdown closes the engine
+            await self.grpc.stop(max(0.5, left))
         await super().shutdown(sockets)
 
 
@@ -77,7 +91,8 @@ def load_config(root: Path) -> RuntimeConfig:
         raise SystemExit(f"runtime: {path} is not a valid runtime config: {exc}") from None
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, metrics_port: int | None = None) -> None:
+def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, metrics_port: int | None = None,
+          grpc_port: int | None = None) -> None:
     """Serve the model under root (runtime.json + model/) until SIGTERM; blocks."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -98,7 +113,10 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, metrics_port: i
         app, host=host, port=port, lifespan="on", access_log=False, log_config=None,
         timeout_keep_alive=30, timeout_graceful_shutdown=max(1, config.drain_seconds),
     )
-    server = DrainingServer(uvicorn_config, state, config.drain_seconds)
+    if grpc_port is not None and grpc_port in (port, metrics_port):
+        raise SystemExit(f"runtime: --grpc-port {grpc_port} is already the HTTP or metrics port")
+    grpc = GrpcFrontend(state, host, grpc_port) if grpc_port is not None else None
+    server = DrainingServer(uvicorn_config, state, config.drain_seconds, grpc)
     try:
         server.run()
     finally:

@@ -147,16 +147,19 @@ class Server:
     """`python -m runtime --root DIR` in a subprocess, on free ports."""
 
     def __init__(self, tmp: Path, config: RuntimeConfig, model_bytes: bytes | None = None,
-                 metrics_port: bool = False) -> None:
+                 metrics_port: bool = False, grpc_port: bool = False) -> None:
         self.root = write_root(tmp / "root", config, model_bytes)
         self.pkg = copy_runtime(tmp / "pkg")
         self.port = free_port()
         self.metrics_port = free_port() if metrics_port else None
+        self.grpc_port = free_port() if grpc_port else None
         self.config = config
         self.log = tmp / "server.log"
         cmd = [sys.executable, "-m", "runtime", "--root", str(self.root), "--port", str(self.port)]
         if self.metrics_port:
             cmd += ["--metrics-port", str(self.metrics_port)]
+        if self.grpc_port:
+            cmd += ["--grpc-port", str(self.grpc_port)]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         self.proc = subprocess.Popen(cmd, cwd=self.pkg, env=env, stdout=self.log.open("wb"),
                                      stderr=subprocess.STDOUT)
