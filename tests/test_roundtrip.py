@@ -28,7 +28,7 @@ SECTIONS = ("serve", "optimize", "rollout", "monitoring")
 # One build per id: (example, target, Hydra overrides). Values differ from the schema defaults.
 BUILDS = {
     "canary": ("digits-cnn", "cpu-x86", [
-        "serve.port=8181", "serve.metrics_port=9191", "serve.threads=3", "serve.max_request_bytes=123456",
+        "serve.port=8181", "serve.metrics_port=9191", "serve.grpc_port=9111", "serve.threads=3", "serve.max_request_bytes=123456",
         "serve.request_timeout_s=7.5", "serve.max_concurrency=17", "serve.drain_seconds=13",
         "serve.batching.max_batch_size=8", "serve.batching.max_queue_delay_ms=3.5",
         "serve.replicas.min=4", "serve.replicas.max=9", "serve.replicas.target_utilization=55",
@@ -123,6 +123,9 @@ ROUTES = {
     "serve.port": ("canary", lambda t: {"containerPort": 8181, "name": "http", "protocol": "TCP"} in _container(t)["ports"]
                    and "--port 8181" in _read(t, "image/Dockerfile").replace('", "', " ").replace('"', "")),
     "serve.metrics_port": ("canary", lambda t: any(p["containerPort"] == 9191 for p in _container(t)["ports"])),
+    "serve.grpc_port": ("canary", lambda t: {"containerPort": 9111, "name": "grpc", "protocol": "TCP"} in _container(t)["ports"]
+                        and _container(t)["readinessProbe"]["grpc"] == {"port": 9111, "service": ""}
+                        and "--grpc-port 9111" in _read(t, "image/Dockerfile").replace('", "', " ").replace('"', "")),
     "serve.threads": ("canary", lambda t: _rt(t)["threads"] == 3),
     "serve.max_request_bytes": ("canary", lambda t: _rt(t)["max_request_bytes"] == 123456),
     "serve.request_timeout_s": ("canary", lambda t: _rt(t)["request_timeout_s"] == 7.5),

@@ -102,6 +102,7 @@ class ImageEmitter:
             "Dockerfile.j2", title=spec.name, version=spec.version, target=spec.target.name,
             platform=spec.target.image.platform, base=base.ref, install_python=not base.has_python,
             hermetic=hermetic(spec), uid=UID, port=spec.serve.port, metrics_port=spec.serve.metrics_port,
+            grpc_port=spec.serve.grpc_port,
             labels=oci_labels(ctx), trt_cache=rt.trt_engine_cache, prune=" \\\n && ".join(PRUNE))
         files["image/Dockerfile"] = dockerfile.encode()
         files["image/.dockerignore"] = DOCKERIGNORE.encode()

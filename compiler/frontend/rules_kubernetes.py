@@ -45,6 +45,9 @@ def _names(spec: Spec):
 def _ports(spec: Spec):
     if spec.serve.port == spec.serve.metrics_port:
         yield SpecIssue("serve.metrics_port", f"must differ from serve.port ({spec.serve.port})")
+    if spec.serve.grpc_port in (spec.serve.port, spec.serve.metrics_port):
+        yield SpecIssue("serve.grpc_port", f"must differ from serve.port ({spec.serve.port}) and "
+                                           f"serve.metrics_port ({spec.serve.metrics_port})")
 
 
 def _replicas(spec: Spec):

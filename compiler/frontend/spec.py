@@ -194,6 +194,7 @@ class ServeSpec:
     engine: str
     port: int
     metrics_port: int
+    grpc_port: int
     threads: int
     max_request_bytes: int
     request_timeout_s: float

@@ -91,10 +91,10 @@ def test_dockerfile_runs_unprivileged_read_only_and_stoppable(emitted):
     assert f"USER {UID}:{UID}" in text
     assert "PYTHONDONTWRITEBYTECODE=1" in text and "HOME=/tmp" in text
     assert "STOPSIGNAL SIGTERM" in text
-    assert "EXPOSE 8080 9090" in text
+    assert "EXPOSE 8080 9090 9000" in text
     assert re.search(r"HEALTHCHECK .*\n.*urllib.*http://127\.0\.0\.1:8080/v2/health/ready", text)
     assert ('ENTRYPOINT ["python3", "-m", "runtime", "--root", "/srv", "--host", "0.0.0.0", '
-            '"--port", "8080", "--metrics-port", "9090"]') in text
+            '"--port", "8080", "--metrics-port", "9090", "--grpc-port", "9000"]') in text
     # `created` is added at build time from SOURCE_DATE_EPOCH only; the context has no date.
     assert "ARG SOURCE_DATE_EPOCH" in text
     assert not any("image.created" in line for line in text.splitlines() if line.startswith("LABEL"))

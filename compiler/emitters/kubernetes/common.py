@@ -28,6 +28,7 @@ TRT_ENGINE_CACHE = "/var/cache/deployc/trt"
 
 HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
+GRPC_PORT_NAME = "grpc"
 CONTAINER_NAME = "server"
 COMPONENT = "inference-server"
 MANAGED_BY = "deployc"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kubernetes import client
 
-from compiler.emitters.kubernetes.common import HTTP_PORT_NAME, METRICS_PORT_NAME, Workload
+from compiler.emitters.kubernetes.common import GRPC_PORT_NAME, HTTP_PORT_NAME, METRICS_PORT_NAME, Workload
 from compiler.runtime.catalog import BY_NAME, PREFIX
 
 # The Pods metric the HPA reads through a custom-metrics adapter (e.g. prometheus-adapter).
@@ -66,7 +66,7 @@ def pdb(w: Workload) -> client.V1PodDisruptionBudget:
 
 def network_policy(w: Workload) -> client.V1NetworkPolicy:
     monitoring = w.spec.monitoring
-    rules = [_ingress(HTTP_PORT_NAME, _serving_peers(w))]
+    rules = [_ingress(HTTP_PORT_NAME, _serving_peers(w)), _ingress(GRPC_PORT_NAME, _serving_peers(w))]
     if monitoring.enabled:
         rules.append(_ingress(METRICS_PORT_NAME, [_namespace_peer(monitoring.namespace)]))
     return client.V1NetworkPolicy(

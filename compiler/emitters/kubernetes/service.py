@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from compiler.emitters.kubernetes.common import HTTP_PORT_NAME, METRICS_PORT_NAME, Workload
+from compiler.emitters.kubernetes.common import GRPC_PORT_NAME, HTTP_PORT_NAME, METRICS_PORT_NAME, Workload
 
 
 def serving(w: Workload) -> client.V1Service:
@@ -20,7 +20,9 @@ def serving(w: Workload) -> client.V1Service:
 
 def named(w: Workload, name: str) -> client.V1Service:
     """A serving Service over every pod; Argo narrows a canary/stable Service to one ReplicaSet."""
-    return _service(w, name, w.selector, [_port(HTTP_PORT_NAME, w.spec.serve.port, HTTP_PORT_NAME)])
+    grpc = _port(GRPC_PORT_NAME, w.spec.serve.grpc_port, GRPC_PORT_NAME)
+    grpc.app_protocol = "grpc"  # HTTP/2 end to end: meshes and gateways balance per call, not per connection
+    return _service(w, name, w.selector, [_port(HTTP_PORT_NAME, w.spec.serve.port, HTTP_PORT_NAME), grpc])
 
 
 def preview(w: Workload) -> client.V1Service:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from kubernetes import client
 
 from compiler.emitters.kubernetes.common import (
-    CONTAINER_NAME, HTTP_PORT_NAME, METRICS_PORT_NAME, RUN_AS_USER, Workload)
+    CONTAINER_NAME, GRPC_PORT_NAME, HTTP_PORT_NAME, METRICS_PORT_NAME, RUN_AS_USER, Workload)
 
-READY_PATH = "/v2/health/ready"
-LIVE_PATH = "/v2/health/live"
+# grpc.health.v1 services of the runtime (runtime/grpc_server.py): "" is SERVING once the model
+# is ready and NOT_SERVING while it loads or drains; "live" while the process serves at all.
+READY_SERVICE = ""
+LIVE_SERVICE = "live"
 # SIGTERM starts the runtime's drain; the kubelet must not SIGKILL before the drain can finish.
 GRACE_MARGIN_SECONDS = 10
 # Startup budget: loading a model is seconds, but a TensorRT engine build on first start is minutes.
@@ -63,12 +65,13 @@ def _container(w: Workload) -> client.V1Container:
         image=w.image,
         image_pull_policy="IfNotPresent",
         ports=[client.V1ContainerPort(name=HTTP_PORT_NAME, container_port=serve.port, protocol="TCP"),
-               client.V1ContainerPort(name=METRICS_PORT_NAME, container_port=serve.metrics_port, protocol="TCP")],
+               client.V1ContainerPort(name=METRICS_PORT_NAME, container_port=serve.metrics_port, protocol="TCP"),
+               client.V1ContainerPort(name=GRPC_PORT_NAME, container_port=serve.grpc_port, protocol="TCP")],
         resources=_resources(w),
-        startup_probe=_probe(READY_PATH, period=STARTUP_PERIOD_SECONDS,
+        startup_probe=_probe(w, READY_SERVICE, period=STARTUP_PERIOD_SECONDS,
                              failures=_startup_budget(w) // STARTUP_PERIOD_SECONDS),
-        readiness_probe=_probe(READY_PATH, period=5, failures=3),
-        liveness_probe=_probe(LIVE_PATH, period=10, failures=3),
+        readiness_probe=_probe(w, READY_SERVICE, period=5, failures=3),
+        liveness_probe=_probe(w, LIVE_SERVICE, period=10, failures=3),
         security_context=client.V1SecurityContext(
             allow_privilege_escalation=False, read_only_root_filesystem=True, run_as_non_root=True,
             run_as_user=RUN_AS_USER, capabilities=client.V1Capabilities(drop=["ALL"]),
@@ -77,9 +80,10 @@ def _container(w: Workload) -> client.V1Container:
     )
 
 
-def _probe(path: str, period: int, failures: int) -> client.V1Probe:
+def _probe(w: Workload, service: str, period: int, failures: int) -> client.V1Probe:
+    # The grpc probe type takes a port number, not a name.
     return client.V1Probe(
-        http_get=client.V1HTTPGetAction(path=path, port=HTTP_PORT_NAME),
+        grpc=client.V1GRPCAction(port=w.spec.serve.grpc_port, service=service),
         period_seconds=period, timeout_seconds=2, failure_threshold=failures, success_threshold=1)
 
 

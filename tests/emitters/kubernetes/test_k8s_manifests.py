@@ -8,7 +8,7 @@ from k8s_helpers import emit, emit_case, manifests, one, spec_for
 
 from compiler.emitters.base import EmitContext
 from compiler.emitters.kubernetes import TRT_ENGINE_CACHE, KubernetesEmitter
-from compiler.errors import DeploycError
+from compiler.errors import DeploycError, SpecError
 from compiler.report_model import ImageInfo
 from tests.report_samples import sample_report
 from tests.runtime.helpers import runtime as make_runtime
@@ -25,13 +25,23 @@ def _container(files):
     return _pod(files)["spec"]["containers"][0]
 
 
-def test_probes_hit_the_v2_health_endpoints_on_the_serving_port():
-    c = _container(emit("digits-cnn", ["rollout.strategy=rolling", "+serve.port=8500", "+serve.metrics_port=9500"]))
+def test_probes_use_grpc_health_on_the_grpc_port():
+    files = emit("digits-cnn", ["rollout.strategy=rolling", "+serve.port=8500", "+serve.metrics_port=9500",
+                                "+serve.grpc_port=9400"])
+    c = _container(files)
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert ports == {"http": 8500, "metrics": 9500}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
-    assert c["startupProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
-    assert c["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+    assert ports == {"http": 8500, "metrics": 9500, "grpc": 9400}
+    assert c["readinessProbe"]["grpc"] == {"port": 9400, "service": ""}
+    assert c["startupProbe"]["grpc"] == {"port": 9400, "service": ""}
+    assert c["livenessProbe"]["grpc"] == {"port": 9400, "service": "live"}
+    assert not any("httpGet" in c[p] for p in ("readinessProbe", "startupProbe", "livenessProbe"))
+    service = manifests(files)["service.yaml"]["spec"]["ports"]
+    assert {"name": "grpc", "port": 9400, "targetPort": "grpc", "protocol": "TCP", "appProtocol": "grpc"} in service
+
+
+def test_grpc_port_must_differ_from_the_other_ports():
+    with pytest.raises(SpecError, match="serve.grpc_port"):
+        emit("digits-cnn", ["rollout.strategy=rolling", "+serve.grpc_port=9090"])
 
 
 def test_cpu_target_resources_selectors_and_no_gpu():
@@ -168,8 +178,9 @@ def test_pdb_allows_one_eviction_across_both_tracks():
 def test_network_policy_default_same_namespace_and_monitoring():
     np = one(emit("digits-cnn", ["rollout.strategy=rolling"]), "NetworkPolicy")["spec"]
     assert np["policyTypes"] == ["Ingress"]
-    serving, metrics = np["ingress"]
+    serving, grpc, metrics = np["ingress"]
     assert serving == {"ports": [{"port": "http", "protocol": "TCP"}], "from": [{"podSelector": {}}]}
+    assert grpc == {"ports": [{"port": "grpc", "protocol": "TCP"}], "from": [{"podSelector": {}}]}
     assert metrics == {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]}
 
@@ -177,7 +188,8 @@ def test_network_policy_default_same_namespace_and_monitoring():
 def test_network_policy_allows_listed_namespaces():
     files = emit("digits-cnn", ["rollout.strategy=rolling", "+serve.allow_from_namespaces=[web, api]",
                                 "+monitoring.namespace=observability"])
-    serving, metrics = one(files, "NetworkPolicy")["spec"]["ingress"]
+    serving, grpc, metrics = one(files, "NetworkPolicy")["spec"]["ingress"]
+    assert grpc["from"] == serving["from"]
     assert [p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in serving["from"]] == [
         "api", "web"]
     assert metrics["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "observability"}
