@@ -9,6 +9,7 @@ from enum import StrEnum
 class Candidate(StrEnum):
     ONNX_FP32 = "onnx-fp32"
     ONNX_OPT = "onnx-opt"
+    ONNX_TRANSFORMER_OPT = "onnx-transformer-opt"
     ONNX_FP16 = "onnx-fp16"
     ONNX_INT8_DYNAMIC = "onnx-int8-dynamic"
     ONNX_INT8_STATIC = "onnx-int8-static"
@@ -39,7 +40,7 @@ class Candidate(StrEnum):
 # fp32 graphs, then half precision, then int8, then pruned weights; TFLite likewise.
 C = Candidate
 FIDELITY: tuple[Candidate, ...] = (
-    C.ONNX_OPT, C.ONNX_FP32, C.AOTI_CPU, C.AOTI_CUDA_FP32, C.TENSORRT_FP32,
+    C.ONNX_TRANSFORMER_OPT, C.ONNX_OPT, C.ONNX_FP32, C.AOTI_CPU, C.AOTI_CUDA_FP32, C.TENSORRT_FP32,
     C.AOTI_CUDA_FP16, C.TENSORRT_FP16, C.ONNX_FP16, C.AOTI_CUDA_BF16, C.TENSORRT_BF16,
     C.ONNX_INT8_DYNAMIC, C.ONNX_INT8_STATIC, C.TENSORRT_INT8, C.ONNX_PRUNED,
     C.TFLITE_FP32, C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC,

@@ -42,17 +42,25 @@ def profile_for(spec: Spec, data=None) -> Profile:
         if not t.dynamic_dims:
             continue
         seen = data.inputs[t.name].shape if data is not None else None
-        ranges = [_dim_range(axis, dim, spec.serve.batching.max_batch_size, seen) for axis, dim in enumerate(t.shape)]
+        ranges = [_dim_range(axis, dim, spec.serve.batching.max_batch_size, seen, _dim_max(spec, dim))
+                  for axis, dim in enumerate(t.shape)]
         low[t.name], opt[t.name], high[t.name] = (tuple(r[i] for r in ranges) for i in range(3))
     return Profile(low, opt, high)
 
 
-def _dim_range(axis: int, dim, max_batch: int, seen) -> tuple[int, int, int]:
+def _dim_max(spec: Spec, dim) -> int | None:
+    """A text model's sequence runs up to model.max_length (the runtime's limit too)."""
+    return spec.model.max_length if spec.model.source == "huggingface" and dim == "seq" else None
+
+
+def _dim_range(axis: int, dim, max_batch: int, seen, high: int | None = None) -> tuple[int, int, int]:
     if isinstance(dim, int):
         return dim, dim, dim
     if axis == 0:
         return 1, max_batch, max_batch
     typical = int(seen[axis]) if seen is not None else SYNTH_DIMS
+    if high is not None:
+        return 1, min(typical, high), high
     return 1, typical, max(OTHER_DIM_MAX, typical)
 
 

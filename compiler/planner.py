@@ -120,12 +120,32 @@ def _config(pass_name: str, candidate: C, precision: str = "fp32", backend: str 
     return StepConfig(pass_name, candidate, precision, backend, **kw)
 
 
+def _torch_source(spec: Spec) -> bool:
+    """The model is a torch module here (a factory's, or a Hugging Face folder's)."""
+    return spec.model.source in ("pytorch", "huggingface")
+
+
+def _export_step(spec: Spec) -> Step:
+    m, exporter = spec.model, spec.optimize.export.exporter
+    if m.source == "onnx":
+        return Step("onnx-export", True, "the source is ONNX: normalized into one file", _config("onnx-export", C.ONNX_FP32))
+    if m.source == "huggingface" and exporter == "auto":
+        # onnxruntime's transformer optimizer fuses attention in this exporter's graph, not in
+        # the dynamo one's (docs/architecture.md, "Transformers").
+        return Step("onnx-export", True, "model and pooling; TorchScript exporter, whose graph onnxruntime's "
+                                         "transformer fusions match", _config("onnx-export", C.ONNX_FP32, variant="torchscript"))
+    return Step("onnx-export", True, "every ONNX candidate starts from the exported fp32 graph", _config("onnx-export", C.ONNX_FP32))
+
+
 def _onnx_steps(spec: Spec, gpu_on_host: bool) -> list[Step]:
     o, t = spec.optimize, spec.target
-    steps = [Step("onnx-export", True, "every ONNX candidate starts from the exported fp32 graph"
-                  if spec.model.source == "pytorch" else "the source is ONNX: normalized into one file",
-                  _config("onnx-export", C.ONNX_FP32))]
+    steps = [_export_step(spec)]
     steps.append(_want("ort-optimize", spec, o.graph, "optimize.graph is false", _config("ort-optimize", C.ONNX_OPT)))
+    hf = spec.model.source == "huggingface"
+    steps.append(_want("onnx-transformer-opt", spec, o.graph and hf,
+                       "needs a huggingface source (its config.json gives heads and width)" if not hf
+                       else "optimize.graph is false", _config("onnx-transformer-opt", C.ONNX_TRANSFORMER_OPT),
+                       "onnxruntime's transformer optimizer: attention, LayerNorm and GELU fusions"))
     steps.append(_want("fp16", spec, "fp16" in o.precisions and "fp16" in t.precisions,
                        "fp16 not in optimize.precisions" if "fp16" not in o.precisions
                        else f"target {t.name} does not run fp16", _config("fp16", C.ONNX_FP16, "fp16")))
@@ -133,7 +153,7 @@ def _onnx_steps(spec: Spec, gpu_on_host: bool) -> list[Step]:
         steps.append(_want(q, spec, q in o.quantize and "int8" in t.precisions,
                            f"{q} not in optimize.quantize" if q not in o.quantize
                            else f"target {t.name} does not run int8", _config(q, cand, "int8")))
-    torch_src = spec.model.source == "pytorch"
+    torch_src = _torch_source(spec)
     steps.append(_want("prune", spec, o.prune.amount > 0 and torch_src,
                        "optimize.prune.amount is 0" if torch_src else "needs a PyTorch source",
                        _config("prune", C.ONNX_PRUNED),
@@ -157,7 +177,7 @@ def _aoti(spec: Spec, gpu_on_host: bool) -> Step:
     config = (_config("aoti", C.aoti_cuda(precision), precision, "torch", device="cuda") if t.is_gpu
               else _config("aoti", C.AOTI_CPU, "fp32", "torch"))
     illegal = _legal(spec, "aoti")
-    if illegal or mode == "never" or spec.model.source != "pytorch":
+    if illegal or mode == "never" or not _torch_source(spec):
         why = illegal or ("optimize.aoti is never" if mode == "never" else "needs a PyTorch source")
         return Step("aoti", False, why, config)
     if mode == "auto" and t.runtime != "torch" and not t.is_gpu:
@@ -204,9 +224,12 @@ TFLITE_VARIANTS = ((C.TFLITE_FP16, "fp16", "weight_only_fp16"),
 def _edge_steps(spec: Spec) -> list[Step]:
     convert = _config("tflite", C.TFLITE_FP32, "fp32", "litert")
     illegal = _legal(spec, "tflite")
-    if spec.model.source != "pytorch":
+    if not _torch_source(spec):
         return [Step("tflite", False, "litert-torch converts PyTorch modules; the source is ONNX", convert)]
-    steps = [Step("tflite", illegal is None, illegal or "litert-torch conversion at fixed shapes", convert)]
+    why = "litert-torch conversion at fixed shapes"
+    if spec.model.source == "huggingface":  # the front end fixed seq at model.max_length
+        why += f" (seq = model.max_length = {spec.model.max_length}; a shorter text is padded)"
+    steps = [Step("tflite", illegal is None, illegal or why, convert)]
     for cand, precision, recipe in TFLITE_VARIANTS:
         config = _config("tflite-quantize", cand, precision, "litert", variant=recipe)
         steps.append(Step(str(cand), *_tflite_variant(spec, cand, precision, illegal), config))
@@ -244,12 +267,13 @@ def _measurement(spec: Spec) -> tuple[bool, str]:
 
 
 def _preference(spec: Spec) -> tuple[str, ...]:
+    fused = (C.ONNX_TRANSFORMER_OPT,) if spec.model.source == "huggingface" else ()
     if spec.target.is_gpu:
-        return (C.ONNX_FP16, C.ONNX_OPT, C.ONNX_FP32)
+        return (C.ONNX_FP16, *fused, C.ONNX_OPT, C.ONNX_FP32)
     if spec.target.is_edge:
         return (C.TFLITE_INT8_DYNAMIC, C.TFLITE_FP16, C.TFLITE_FP32)
     # Unmeasured CPU: int8 was not faster on small models here (docs/architecture.md); stay with fp32.
-    return (C.ONNX_OPT, C.ONNX_FP32)
+    return (*fused, C.ONNX_OPT, C.ONNX_FP32)
 
 
 # serve.engine: triton (NVIDIA targets only, a spec rule): Triton serves the model repository, so

@@ -42,7 +42,8 @@ class Measurement:
     cosine similarity of the first output; top1_agreement: share of samples with the same argmax
     (classifiers); accuracy: share right on labelled data; accuracy_drop: the original's accuracy
     minus this one's; size_mb: artifact size in MB; latency: per batch size, empty when not
-    measured on this host; non_finite_outputs: samples whose outputs held NaN or Inf."""
+    measured on this host; non_finite_outputs: samples whose outputs held NaN or Inf; cosine_min:
+    text models only, the worst sentence's cosine (the min_cosine gate holds it), absent otherwise."""
 
     candidate: str
     max_abs_error: Number | None
@@ -53,6 +54,7 @@ class Measurement:
     size_mb: Number | None
     latency: tuple[LatencyRow, ...]
     non_finite_outputs: int | None
+    cosine_min: Number | None = field(default=None, kw_only=True)
 
     def latency_at(self, batch: int) -> LatencyRow | None:
         return next((lat for lat in self.latency if lat.batch == batch), None)
@@ -85,7 +87,8 @@ class CandidateRow(Measurement):
         text, so the report stays strict JSON and still says what was measured."""
         bad: dict[str, str] = {}
         latency = tuple(_finite_latency(lat, bad) for lat in values["latency"])
-        metrics = {f.name: values[f.name] for f in fields(Measurement) if f.name != "latency"}
+        metrics = {f.name: values[f.name] for f in fields(Measurement) if f.name not in ("latency", "cosine_min")}
+        metrics["cosine_min"] = values.get("cosine_min")  # text models only
         for name, value in metrics.items():
             if isinstance(value, float) and not math.isfinite(value):
                 bad[name], metrics[name] = str(value), None
@@ -215,8 +218,10 @@ def _plain(obj) -> dict:
 
 
 def _measurement_json(m: Measurement) -> dict:
-    return {**{f.name: getattr(m, f.name) for f in fields(Measurement)},
-            "latency": [_plain(lat) for lat in m.latency]}
+    data = {**{f.name: getattr(m, f.name) for f in fields(Measurement)}, "latency": [_plain(lat) for lat in m.latency]}
+    if m.cosine_min is None:  # only text models have it
+        del data["cosine_min"]
+    return data
 
 
 def _candidate_json(c: CandidateRow) -> dict:
@@ -323,7 +328,8 @@ _latency = _record(LatencyRow, lambda t: dict(batch=t("batch", _whole), p50_ms=t
 def _measurement_fields(t: _Object) -> dict:
     metrics = ("max_abs_error", "cosine", "top1_agreement", "accuracy", "accuracy_drop", "size_mb")
     return {"candidate": t("candidate", _text), **{m: t(m, _number, null=True) for m in metrics},
-            "latency": t("latency", _list(_latency)), "non_finite_outputs": t("non_finite_outputs", _whole, null=True)}
+            "latency": t("latency", _list(_latency)), "non_finite_outputs": t("non_finite_outputs", _whole, null=True),
+            "cosine_min": t("cosine_min", _number, null=True, default=None)}
 
 
 def _candidate_fields(t: _Object) -> dict:

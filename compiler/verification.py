@@ -26,6 +26,7 @@ class Verification:
     size_mb: float = 0.0
     latency: list[Latency] = field(default_factory=list)  # empty: not measured on this host
     non_finite_outputs: int = 0  # samples where the candidate outputs NaN/Inf (the original's are finite)
+    cosine_min: float | None = None  # text models: the worst sentence's cosine (the min_cosine gate reads it)
 
     def p50(self, batch: int) -> float | None:
         return next((l.p50_ms for l in self.latency if l.batch == batch), None)

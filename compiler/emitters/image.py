@@ -15,6 +15,7 @@ from importlib import resources
 from compiler import locks
 from compiler.locks import BaseImage, base_image  # noqa: F401 (the emitter's view of the base)
 from compiler.emitters.base import EmitContext, Files
+from compiler.frontend.huggingface import TOKENIZER, tokenizer_file
 from compiler.emitters.templating import render
 from compiler.errors import DeploycError
 
@@ -107,6 +108,9 @@ class ImageEmitter:
         files["image/Dockerfile"] = dockerfile.encode()
         files["image/.dockerignore"] = DOCKERIGNORE.encode()
         files[f"image/model/{ctx.selected.file}"] = ctx.selected.path
+        tokenizer = tokenizer_file(ctx.spec)
+        if tokenizer is not None:  # text models: runtime.json's text.tokenizer, next to the model
+            files[f"image/model/{TOKENIZER}"] = tokenizer
         files["image/runtime.json"] = rt.to_json().encode()
         files.update({f"image/{rel}": data for rel, data in runtime_files().items()})
         return files

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from compiler.emitters.base import EmitContext, Files
+from compiler.frontend.huggingface import TOKENIZER, tokenizer_file
 from compiler.serialize import dumps
 
 
@@ -21,4 +22,8 @@ class ModelEmitter:
             "inputs": [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)} for t in m.inputs],
             "outputs": [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)} for t in m.outputs],
         }
-        return {f"model/{sel.file}": sel.path, "model/model.json": dumps(info)}
+        files = {f"model/{sel.file}": sel.path, "model/model.json": dumps(info)}
+        tokenizer = tokenizer_file(ctx.spec)
+        if tokenizer is not None:  # a text model: the server tokenizes with the model's own tokenizer
+            files[f"model/{TOKENIZER}"] = tokenizer
+        return files

@@ -6,7 +6,8 @@ from compiler.emitters.base import SelectedArtifact
 from compiler.frontend.spec import Spec, TensorSpec
 from compiler.gpu import ort_profile_options
 from compiler.planner import EngineConfig, target_engine
-from compiler.runtime.config import DATATYPES, DriftBaseline, RuntimeConfig, TensorInfo
+from compiler.frontend.huggingface import TOKENIZER, spec_model
+from compiler.runtime.config import DATATYPES, DriftBaseline, RuntimeConfig, TensorInfo, TextConfig
 
 BACKENDS = {"onnx": "onnxruntime", "pt2": "torch", "tflite": "litert"}
 TRT_CACHE = "/var/cache/deployc/trt"
@@ -41,8 +42,21 @@ def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, Drif
         drain_seconds=s.drain_seconds, drift=drift,
         trt_engine_cache=TRT_CACHE if "TensorrtExecutionProvider" in providers else "",
         trt_options=trt_options(engine or target_engine(spec)) if "TensorrtExecutionProvider" in providers else {},
-        text=None,
+        text=text_config(spec),
     )
+
+
+TEXT_INPUT = "text"  # the BYTES input clients send to a text model
+
+
+def text_config(spec: Spec) -> TextConfig | None:
+    """How the server tokenizes (huggingface sources): the model's tokenizer.json, copied next to it."""
+    m = spec.model
+    if m.source != "huggingface":
+        return None
+    return TextConfig(input=TEXT_INPUT, tokenizer=TOKENIZER, max_length=m.max_length, truncation=m.truncation,
+                      task=m.task, labels=list(m.labels), pad_id=spec_model(spec).pad_id,
+                      model_inputs=[t.name for t in m.inputs])
 
 
 def trt_options(engine: EngineConfig) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compiler.errors import SpecError
-from compiler.frontend import files, npzcheck, rules, rules_early
+from compiler.frontend import files, huggingface, npzcheck, rules, rules_early, textdata
 from compiler.frontend.compose import compose_spec, to_container
 from compiler.frontend.locate import Locator
 from compiler.frontend.spec import Spec, freeze
@@ -22,9 +22,13 @@ def load_spec(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
         raise
     locator = Locator(spec_path, _target_file(data))
     document = normalize_and_validate(data, locator)
+    try:  # a huggingface source's signature comes from its folder; others must write one
+        huggingface.derive(document, spec_path.resolve().parent)
+    except SpecError as exc:
+        raise SpecError(_locate(exc, locator).issues) from None
     spec = freeze(document, spec_path.resolve().parent)
     # Files before their contents: an .npz header is read only once the file is known to be one.
-    issues = rules.check(spec) + files.check(spec) + rules_early.check(spec)
+    issues = rules.check(spec) + files.check(spec) + textdata.check(spec) + rules_early.check(spec)
     if not any(i.path.startswith(("model.calibration", "model.evaluation")) for i in issues):
         issues += npzcheck.check(spec)
     if issues:

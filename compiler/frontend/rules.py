@@ -28,8 +28,8 @@ def _model_source(spec: Spec):
         yield SpecIssue("model.weights", "only for model.source pytorch; an ONNX file carries its weights")
     for key in ("calibration", "evaluation"):
         src = getattr(m, key)
-        if src is not None and not (src.factory or src.npz):
-            yield SpecIssue(f"model.{key}", "needs either 'factory' or 'npz'")
+        if src is not None and not (src.factory or src.npz or src.text):
+            yield SpecIssue(f"model.{key}", "needs 'factory' or 'npz' (or 'text' for a huggingface source)")
 
 
 def _calibration(spec: Spec):
@@ -106,7 +106,7 @@ def _latency_threshold(spec: Spec):
 
 def _labels(spec: Spec):
     m = spec.model
-    if m.labels and m.task != "classification":
+    if m.labels and m.task not in ("classification", "text-classification"):
         yield SpecIssue("model.labels", "labels are for task: classification")
     if m.task == "classification" and m.labels:
         last = m.outputs[0].shape[-1]

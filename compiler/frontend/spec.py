@@ -38,6 +38,7 @@ class TensorSpec:
 class DataSource:
     factory: Optional[str] = None
     npz: Optional[str] = None
+    text: Optional[str] = None  # JSON lines of {"text", "label"}: huggingface sources
     samples: int = 256
 
 
@@ -49,8 +50,14 @@ class Normalization:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    inputs: tuple[TensorSpec, ...]
+    inputs: tuple[TensorSpec, ...]  # written by the user, or derived (source huggingface)
     outputs: tuple[TensorSpec, ...]
+    # source huggingface (compiler/frontend/huggingface.py): a folder, or a hub id in the local cache.
+    path: Optional[str]
+    hub_id: Optional[str]
+    revision: Optional[str]
+    max_length: int  # tokens per sequence, special tokens included
+    truncation: str  # error | truncate: what a longer text gets
     source: str = "pytorch"
     factory: Optional[str] = None
     weights: Optional[str] = None

@@ -22,6 +22,7 @@ class Dataset:
     inputs: dict[str, np.ndarray]
     labels: np.ndarray | None
     origin: str  # "evaluation", "calibration" or "synthetic"
+    texts: list[str] | None = None  # the sentences the ids came from (text data of huggingface sources)
 
     @property
     def size(self) -> int:
@@ -29,7 +30,8 @@ class Dataset:
 
     def take(self, n: int) -> "Dataset":
         return Dataset({k: v[:n] for k, v in self.inputs.items()},
-                       None if self.labels is None else self.labels[:n], self.origin)
+                       None if self.labels is None else self.labels[:n], self.origin,
+                       None if self.texts is None else self.texts[:n])
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -37,6 +39,8 @@ class Dataset:
             h.update(name.encode() + np.ascontiguousarray(self.inputs[name]).tobytes())
         if self.labels is not None:
             h.update(np.ascontiguousarray(self.labels).tobytes())
+        for text in self.texts or ():
+            h.update(text.encode() + b"\0")
         return h.hexdigest()
 
 
@@ -45,6 +49,10 @@ def load_dataset(spec: Spec, key: str) -> Dataset | None:
     if source is None:
         return None
     path = f"model.{key}"
+    if source.text:
+        from compiler.passes.text_data import load_text
+
+        return load_text(spec, key)
     if source.npz:
         file = spec.resolve_path(source.npz)
         if not file.is_file():

@@ -30,10 +30,12 @@ from compiler.passes.load import LoadedModel
 NAME = "onnx-export"
 
 
-def export(model: LoadedModel, ctx: PassContext, candidate: str = Candidate.ONNX_FP32.value, digest: str | None = None) -> Artifact:
+def export(model: LoadedModel, ctx: PassContext, candidate: str = Candidate.ONNX_FP32.value, digest: str | None = None,
+           exporter: str | None = None) -> Artifact:
+    """`exporter`: the plan's choice when it overrides optimize.export.exporter (huggingface sources)."""
     spec = ctx.spec
     digest = digest or model.digest
-    exporter = spec.optimize.export.exporter if model.onnx_path is None else "none"
+    exporter = (exporter or spec.optimize.export.exporter) if model.onnx_path is None else "none"
     config = {"opset": spec.optimize.opset, "batch": spec.model.example_batch, "exporter": exporter,
               "inputs": [t.__dict__ for t in spec.model.inputs], "outputs": [t.__dict__ for t in spec.model.outputs]}
     key = ctx.cache.key(NAME, config, {"model": digest}, library_versions("torch", "onnx", "onnxscript"))

@@ -1,4 +1,5 @@
-"""Load the user's model: a PyTorch module from a factory plus weights, or an ONNX file.
+"""Load the user's model: a PyTorch module from a factory plus weights, an ONNX file, or a Hugging
+Face folder (passes/source_huggingface.py).
 
 The module is built on every build, cached or not: its digest (compiler/passes/model_digest.py)
 keys every pass result, and only the built module says what the model really is (a factory may
@@ -94,6 +95,10 @@ def _describe(exc: BaseException) -> str:
 
 def load_model(spec: Spec) -> LoadedModel:
     m = spec.model
+    if m.source == "huggingface":
+        from compiler.passes import source_huggingface
+
+        return source_huggingface.load(spec)
     if m.source == "onnx":
         path = spec.resolve_path(m.onnx)
         if not path.is_file():
@@ -139,8 +144,13 @@ def _external_data(path: Path) -> list[Path]:
     return [path.parent / n for n in sorted(names)]
 
 
-def reference_outputs(loaded: LoadedModel, inputs: dict, spec: Spec) -> list:
-    """Outputs of the original model: torch eager, or the source ONNX through onnxruntime."""
+def reference_outputs(loaded: LoadedModel, inputs: dict, spec: Spec, texts: list[str] | None = None) -> list:
+    """Outputs of the original model: torch eager, the source ONNX through onnxruntime, or a
+    huggingface source through its own library on the texts the inputs were tokenized from."""
+    if spec.model.source == "huggingface" and texts is not None:
+        from compiler.passes import source_huggingface
+
+        return source_huggingface.reference_outputs(spec, texts, inputs)
     if loaded.onnx_path is not None:
         from compiler.passes.runners import run_chunked, runner_for
 

@@ -62,7 +62,7 @@ def judge(made: list[Artifact], ctx: PassContext, data: Dataset, ref_outputs, re
 
 
 def _accuracy(reference, data: Dataset, task: str) -> float | None:
-    if task != "classification" or data.labels is None:
+    if task not in ("classification", "text-classification") or data.labels is None:
         return None
     return round(float((reference[0].argmax(-1) == data.labels).mean()), 6)
 

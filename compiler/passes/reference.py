@@ -22,11 +22,13 @@ LABEL_GATES = ("min_accuracy", "max_accuracy_drop")
 def reference(model: LoadedModel, data: Dataset, ctx: PassContext) -> list[np.ndarray]:
     """Cached like any pass result; checked finite on every build, cached or not."""
     check_inputs(data)
-    key = ctx.cache.key("reference", {}, {"model": model.digest, "data": data.digest()},
-                        library_versions("torch", "onnxruntime"))
+    key = ctx.cache.key("reference", {"max_length": ctx.spec.model.max_length} if data.texts else {},
+                        {"model": model.digest, "data": data.digest()},
+                        library_versions("torch", "onnxruntime", *(("sentence-transformers", "transformers")
+                                                                    if data.texts else ())))
 
     def produce(folder):
-        outputs = reference_outputs(model, data.inputs, ctx.spec)
+        outputs = reference_outputs(model, data.inputs, ctx.spec, data.texts)
         np.savez(folder / "outputs.npz", *outputs)
         return {"outputs": len(outputs)}
 

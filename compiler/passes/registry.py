@@ -74,7 +74,13 @@ def names() -> tuple[str, ...]:
 def _export(step, inputs, ctx):
     from compiler.passes import export_onnx
 
-    return export_onnx.export(inputs.model, ctx)
+    return export_onnx.export(inputs.model, ctx, exporter=step.config.variant or None)
+
+
+def _transformer_opt(step, inputs, ctx):
+    from compiler.passes import transformer_opt
+
+    return transformer_opt.optimize(inputs.base, ctx)
 
 
 def _ort_optimize(step, inputs, ctx):
@@ -133,6 +139,8 @@ def _tflite_quantize(step, inputs, ctx):
 
 register(PassDef("onnx-export", (C.ONNX_FP32,), _export))
 register(PassDef("ort-optimize", (C.ONNX_OPT,), _ort_optimize))
+# Graph optimization too: a target that runs ort-optimize runs it (huggingface sources only, planner.py).
+register(PassDef("onnx-transformer-opt", (C.ONNX_TRANSFORMER_OPT,), _transformer_opt, target_key="ort-optimize"))
 register(PassDef("fp16", (C.ONNX_FP16,), _fp16))
 register(PassDef("int8-dynamic", (C.ONNX_INT8_DYNAMIC,), _int8_dynamic))
 register(PassDef("int8-static", (C.ONNX_INT8_STATIC,), _int8_static))
