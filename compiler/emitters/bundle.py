@@ -24,6 +24,7 @@ import tarfile
 from compiler.emitters.base import EmitContext, Files, SelectedArtifact
 from compiler.emitters.templating import render
 from compiler.errors import DeploycError
+from compiler.frontend.huggingface import TOKENIZER, tokenizer_file
 from compiler.report_model import Report
 from compiler.writer import dumps
 
@@ -56,11 +57,16 @@ class BundleEmitter:
             files["runtime.json"] = ctx.runtime.to_json().encode()
         files["README.md"] = readme(ctx, sel, details).encode()
         files["metadata.json"] = dumps(metadata(ctx, sel, details, files))
-        model = sel.path.read_bytes()
+        model = {MODEL: sel.path.read_bytes()}
+        tokenizer = tokenizer_file(ctx.spec)
+        if tokenizer is not None:  # a text model: the app tokenizes with the model's own tokenizer
+            model[f"model/{TOKENIZER}"] = tokenizer.read_bytes()
         out: Files = {f"bundle/{rel}": data for rel, data in files.items()}
         out[f"bundle/{MODEL}"] = sel.path
+        if tokenizer is not None:
+            out[f"bundle/model/{TOKENIZER}"] = tokenizer
         out["bundle.tar.gz"] = archive(f"{ctx.spec.name}-{ctx.spec.version}-{ctx.spec.target.name}",
-                                       {**files, MODEL: model})
+                                       {**files, **model})
         return out
 
 
