@@ -83,6 +83,10 @@ def test_grpc_answers_equal_http(srv):
 
 
 def test_health_serving_once_ready(srv):
+    # Health follows readiness on the server's 0.1 s tick: allow a few ticks after HTTP says ready.
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and _health(srv, "") != SERVING:
+        time.sleep(0.05)
     assert _health(srv, "") == SERVING
     assert _health(srv, "inference.GRPCInferenceService") == SERVING
     assert _health(srv, "live") == SERVING
