@@ -45,13 +45,21 @@ def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], N
     results = run_passes(the_plan, ctx)
     selection = select(results, the_plan, spec.optimize.select)
     report = report_data(spec, the_plan, results, selection)
-    files = _emit(spec, the_plan, results, selection, report)
+    files, emit_report = _emit(spec, the_plan, results, selection, report)
     target_dir = Path(out) / spec.target.name
     want_image = spec.image.build if build_image is None else build_image
-    image_action = _ImageAction(spec, report) if want_image and the_plan.emits("image") else None
-    lock = write_tree(target_dir, files, _lock_meta(spec, selection), image_action)
+    image_lock: dict = {}
+    if want_image and the_plan.emits("image"):
+        # The action runs between the emitters and the report, so the report is emitted once,
+        # with the image it describes; a failed image build leaves the previous output intact.
+        image_lock = _build_image(spec, files)
+        if image_lock:
+            info = image_lock["image"]
+            report = report.with_image(ImageInfo(info["id"], tuple(info["tags"]), info["size_bytes"]))
+    files.update(emit_report(report))
+    lock = write_tree(target_dir, files, {**_lock_meta(spec, selection), **image_lock})
     _write_build_log(Path(out), spec.target.name, ctx.events)
-    return BuildResult(target_dir, lock, image_action.report if image_action else report, ctx.events)
+    return BuildResult(target_dir, lock, report, ctx.events)
 
 
 def _selected(selection: Selection) -> SelectedArtifact:
@@ -60,7 +68,9 @@ def _selected(selection: Selection) -> SelectedArtifact:
                             a.sha256, a.path.stat().st_size)
 
 
-def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection, report: Report) -> dict:
+def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection, report: Report):
+    """Every emitter's files but the report's, and a function that emits the report last (after
+    the image action, whose facts it shows)."""
     selected = _selected(selection)
     runtime = runtime_config(spec, selected, _drift_baseline(spec, results), the_plan.target_engine)
     files: dict = {}
@@ -68,10 +78,16 @@ def _emit(spec: Spec, the_plan: Plan, results: PassResults, selection: Selection
     # tag the manifests run) then see the context --image builds, wheels included.
     if the_plan.emits("image") and image.hermetic(spec):
         files.update(_vendor_wheels(spec, runtime))
-    for step in the_plan.emitters:
-        if step.run:
+    steps = [step for step in the_plan.emitters if step.run]
+    for step in steps:
+        if step.name != "report":
             files.update(emitter(step.name).emit(EmitContext(spec, selected, runtime, report, dict(files))))
-    return files
+
+    def emit_report(final: Report) -> dict:
+        if not any(step.name == "report" for step in steps):
+            return {}
+        return emitter("report").emit(EmitContext(spec, selected, runtime, final, dict(files)))
+    return files, emit_report
 
 
 def _vendor_wheels(spec: Spec, runtime) -> dict:
@@ -99,24 +115,17 @@ def _lock_meta(spec: Spec, selection: Selection) -> dict:
     }
 
 
-class _ImageAction:
-    """Builds the image from the staged context, then re-emits the report with its tags, id and
-    size (the report was emitted before the image existed); `report` is then the one written."""
+def _build_image(spec: Spec, files: dict) -> dict:
+    """Builds the image from the emitted context (staged in a temporary folder); returns the
+    lock's image fields, {} when no engine could build it."""
+    import tempfile
 
-    def __init__(self, spec: Spec, report: Report):
-        self.spec, self.report = spec, report
+    from compiler.actions.docker_image import build_image
+    from compiler.writer import stage
 
-    def __call__(self, staging: Path) -> dict:
-        from compiler.actions.docker_image import build_image
-        from compiler.emitters.report import ReportEmitter
-        from compiler.writer import stage
-
-        built = build_image(staging / "image", self.spec)
-        if built:
-            image = built["image"]
-            self.report = self.report.with_image(ImageInfo(image["id"], tuple(image["tags"]), image["size_bytes"]))
-            stage(ReportEmitter().emit(EmitContext(self.spec, None, None, self.report)), staging)
-        return built
+    with tempfile.TemporaryDirectory(prefix="deployc-image-") as tmp:
+        stage({rel: data for rel, data in files.items() if rel.startswith("image/")}, Path(tmp))
+        return build_image(Path(tmp) / "image", spec)
 
 
 def _write_build_log(out: Path, target: str, events: list[PassEvent]) -> None:

@@ -28,8 +28,13 @@ PINS = {
     "torch": "2.13.0",
     "ai-edge-litert": "2.3.0",
     "tokenizers": "0.23.3",  # text models: the runtime tokenizes requests from tokenizer.json
+    # OIP v2 over gRPC and the standard health service; the stubs in compiler/runtime were made
+    # for protobuf 6 and load on the protobuf 7 the engines' locks pin (a test in the image).
+    "grpcio": "1.85.3",
+    "grpcio-health-checking": "1.85.1",
 }
-SERVER = ("numpy", "starlette", "uvicorn", "httptools", "prometheus-client", "tokenizers")
+SERVER = ("numpy", "starlette", "uvicorn", "httptools", "prometheus-client", "tokenizers",
+          "grpcio", "grpcio-health-checking")
 # Locked without their dependencies: tokenizers needs huggingface_hub (and ~10 MB more) only to
 # download from a hub, which a server reading its own tokenizer.json never does. The image
 # installs the lock with --no-deps: the lock is the complete set, nothing else gets resolved.
