@@ -37,9 +37,10 @@ test: venv minilm
 bench: venv
 	$(PY) bench/compile_bench.py
 
-# Rewrite the golden output trees after an intended change; review the diff before committing.
+# Rewrite every golden (tests/golden/, one harness: tests/golden_harness.py) after an intended
+# change; review `git diff tests/golden` before committing.
 golden: venv
-	DEPLOYC_REFRESH_GOLDEN=1 $(PY) -m pytest tests/test_golden.py
+	DEPLOYC_REFRESH_GOLDEN=1 $(PY) -m pytest -m golden
 
 # The runtime's gRPC stubs from proto/grpc_predict_v2.proto (committed; a test checks they are current).
 proto: venv

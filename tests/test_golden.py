@@ -5,7 +5,8 @@ sweep over all targets per build: `deployc build SPEC -m target=<all> optimize.s
 sharing one pass cache through DEPLOYC_CACHE so latency measurements (cached per artifact
 digest and host, by design) are reused. Then, per target:
   1. the two trees must be byte-identical;
-  2. the text artifacts must equal the committed golden tree tests/golden/<example>/<target>/
+  2. the text artifacts must equal the committed golden tree
+     tests/golden/trees/<example>/<target>/ through tests/golden_harness.py
      (everything but deployc.lock.json, report.md, report.json, and binaries such as
      .onnx/.pt2/.tflite/.whl/.gz, whose digests the lock already pins, and image/runtime/,
      a verbatim copy of compiler/runtime/ that tests/emitters/test_image.py checks).
@@ -18,31 +19,27 @@ selection, and with it every golden file, is the same on every host. The reports
 (which hold the host's latency numbers, and the digests of the reports) are left out of the
 comparison for the same reason.
 
-`make golden` (DEPLOYC_REFRESH_GOLDEN=1) rewrites the goldens; review their diff before committing.
+`make golden` rewrites every golden of the project; review `git diff tests/golden` before committing.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from compiler.resources import target_names
 from tests.conftest import ROOT, run_cli
+from tests.golden_harness import check_golden, golden
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, golden]
 
-GOLDEN = ROOT / "tests" / "golden"
 EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/deploy.yaml"))
 TARGETS = target_names()
 NOT_COMPARED = ("deployc.lock.json", "report.md", "report.json")
 BINARY = (".onnx", ".data", ".pt2", ".tflite", ".whl", ".gz")
 COPIES = ("image/runtime/",)
-REFRESH = os.environ.get("DEPLOYC_REFRESH_GOLDEN") == "1"
 
 
 def _edge_missing() -> str:
@@ -97,28 +94,4 @@ def test_golden(builds, example, target):
     a, b = tree_bytes(first), tree_bytes(second)
     differ = sorted(rel for rel in set(a) | set(b) if a.get(rel) != b.get(rel))
     assert not differ, f"two builds in separate processes differ in {differ}"
-    golden = GOLDEN / example / target
-    built = text_artifacts(first)
-    if REFRESH:
-        _rewrite(golden, built)
-        return
-    assert golden.is_dir(), f"no golden tree at {golden.relative_to(ROOT)}; run `make golden` and review it"
-    expected = text_artifacts(golden)
-    problems = [f"missing from the build: {rel}" for rel in sorted(set(expected) - set(built))]
-    problems += [f"not in the golden tree: {rel}" for rel in sorted(set(built) - set(expected))]
-    problems += [_unified(rel, expected[rel], built[rel]) for rel in sorted(set(expected) & set(built))
-                 if expected[rel] != built[rel]]
-    assert not problems, "output differs from tests/golden (run `make golden` if intended):\n" + "\n".join(problems[:5])
-
-
-def _rewrite(golden: Path, files: dict[str, bytes]) -> None:
-    shutil.rmtree(golden, ignore_errors=True)
-    for rel, data in files.items():
-        (golden / rel).parent.mkdir(parents=True, exist_ok=True)
-        (golden / rel).write_bytes(data)
-
-
-def _unified(rel: str, old: bytes, new: bytes) -> str:
-    lines = difflib.unified_diff(old.decode(errors="replace").splitlines(), new.decode(errors="replace").splitlines(),
-                                 f"golden/{rel}", f"built/{rel}", lineterm="", n=1)
-    return "\n".join(list(lines)[:40])
+    check_golden("trees", f"{example}/{target}", text_artifacts(first))

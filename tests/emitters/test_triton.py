@@ -4,13 +4,12 @@ ModelConfig schema, a golden repository for digits-cnn on nvidia-a100, the plann
 No Triton server runs here (no GPU, no registry for its image): the schema check is protobuf's
 strict text parser against tritonclient's generated model_config_pb2, which rejects any field
 Triton does not have. After an intended change to the output:
-    DEPLOYC_REFRESH_GOLDEN=1 .venv/bin/pytest tests/emitters/test_triton.py
+    make golden   (tests/golden/triton/, through tests/golden_harness.py)
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,15 @@ pytest.importorskip("tritonclient.grpc", reason="needs tritonclient[grpc] (Trito
 from google.protobuf import text_format  # noqa: E402
 from tritonclient.grpc import model_config_pb2 as pb  # noqa: E402
 
+from tests.golden_harness import check_golden, golden
 from compiler.emitters.base import EmitContext, SelectedArtifact  # noqa: E402
 from compiler.emitters.registry import emitter  # noqa: E402
 from compiler.emitters.triton import TritonEmitter  # noqa: E402
 from compiler.errors import DeploycError, SpecError  # noqa: E402
 from compiler.frontend import load_spec  # noqa: E402
 from compiler.planner import plan  # noqa: E402
-from tests.conftest import EXAMPLES, run_cli  # noqa: E402
+from tests.conftest import EXAMPLES  # noqa: E402
 
-GOLDEN = Path(__file__).parent / "triton_golden" / "digits-cnn-nvidia-a100"
-REFRESH = os.environ.get("DEPLOYC_REFRESH_GOLDEN") == "1"
 TRITON = ["target=nvidia-a100", "serve.engine=triton"]
 
 
@@ -141,15 +139,11 @@ def test_deterministic_and_no_absolute_paths(tmp_path):
         assert str(tmp_path) not in first[name].decode()
 
 
+@golden
 def test_matches_golden(tmp_path):
     files = _emit(tmp_path)
-    emitted = {"config.pbtxt": files["triton/digits-cnn/config.pbtxt"], "Dockerfile": files["triton/Dockerfile"]}
-    if REFRESH:
-        GOLDEN.mkdir(parents=True, exist_ok=True)
-        for name, data in emitted.items():
-            (GOLDEN / name).write_bytes(data)
-    for name, data in emitted.items():
-        assert data.decode() == (GOLDEN / name).read_text(), f"{name} differs from {GOLDEN / name}"
+    check_golden("triton", "digits-cnn-nvidia-a100",
+                 {"config.pbtxt": files["triton/digits-cnn/config.pbtxt"], "Dockerfile": files["triton/Dockerfile"]})
 
 
 def test_planner_swaps_image_for_triton_and_says_why_monitoring_is_skipped():

@@ -1,38 +1,20 @@
-"""Golden files of the monitoring folder for each example, and byte-for-byte determinism.
-
-Refresh after an intended change, then review the diff:
-    DEPLOYC_REFRESH_GOLDEN=1 pytest tests/emitters/monitoring
-"""
+"""The monitoring folder of each example against tests/golden/monitoring/ (tests/golden_harness.py;
+refresh all goldens with `make golden`), and byte-for-byte determinism."""
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from monitoring_helpers import EXAMPLES, REPO, emit
-
-GOLDEN = Path(__file__).resolve().parent / "golden"
-REFRESH = os.environ.get("DEPLOYC_REFRESH_GOLDEN") == "1"
+from tests.golden_harness import check_golden, golden
 
 
+@golden
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_matches_golden(example):
-    files = emit(example)
-    folder = GOLDEN / example
-    if REFRESH:
-        for old in folder.rglob("*"):
-            if old.is_file():
-                old.unlink()
-        for rel, data in files.items():
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_bytes(data)
-    expected = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    assert sorted(files) == sorted(expected), "file set changed; refresh with DEPLOYC_REFRESH_GOLDEN=1"
-    for rel in files:
-        assert files[rel] == expected[rel], f"{rel} differs from golden; refresh with DEPLOYC_REFRESH_GOLDEN=1"
+    check_golden("monitoring", example, emit(example))
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
