@@ -122,3 +122,21 @@ def test_a_gate_on_an_unmeasured_metric_fails_with_the_reason():
     failures = check_gates(v, Gates(max_latency_p99_ms=5.0), "not measured on this host (an NVIDIA GPU)")
     assert str(failures[0]) == ("c: latency_p99_ms_batch1 = not computed, gate requires <= 5 "
                                 "(latency not measured on this host (an NVIDIA GPU))")
+
+
+def test_text_models_gate_the_worst_sentence_not_the_mean():
+    import numpy as np
+
+    from compiler.passes.data import Dataset
+    from compiler.passes.verify import parity
+
+    ref = np.eye(4, 8, dtype=np.float32) + 0.1
+    out = ref.copy()
+    out[3] = -ref[3]  # one sentence's embedding points the other way; three are exact
+    data = Dataset({"input_ids": np.zeros((4, 3), np.int64)}, None, "evaluation", ["a", "b", "c", "d"])
+    text = parity("onnx-int8-dynamic", [out], [ref], data, "sentence-embedding", None)
+    assert text.cosine == pytest.approx(0.5) and text.cosine_min == pytest.approx(-1.0)
+    failed = check_gates(text, Gates(min_cosine=0.4))
+    assert [(f.metric, f.measured) for f in failed] == [("cosine", text.cosine_min)]
+    generic = parity("onnx-int8-dynamic", [out], [ref], data, "embedding", None)
+    assert generic.cosine_min is None and check_gates(generic, Gates(min_cosine=0.4)) == []
