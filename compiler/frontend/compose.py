@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from compiler.errors import SpecError, SpecIssue
 from compiler.frontend import preload, yamlsafe
+from compiler.frontend.overrides import target_options
 from compiler.resources import target_names, targets_dir
 
 DEFAULT_TARGET = "cpu-x86"
@@ -77,19 +78,21 @@ def compose_spec(spec_path: Path, overrides: list[str]) -> DictConfig:
         with initialize_config_dir(config_dir=str(spec_path.parent), version_base="1.3", job_name="deployc"):
             return compose(config_name=spec_path.stem, overrides=normalize_overrides(raw, overrides))
     except MissingConfigException as exc:
-        raise SpecError(_missing_config_issue(exc)) from None
+        raise SpecError(_missing_config_issue(exc, spec_path.parent)) from None
     except (HydraException, OmegaConfBaseException) as exc:
         raise SpecError(_override_issue(exc)) from None
     finally:
         GlobalHydra.instance().clear()
 
 
-def _missing_config_issue(exc: MissingConfigException) -> SpecIssue:
+def _missing_config_issue(exc: MissingConfigException, root: Path) -> SpecIssue:
     missing = exc.missing_cfg_file or ""
     if exc.options is not None:  # a config group exists but has no such option
         group, _, option = missing.partition("/")
-        what = "target" if group == "target" else f"option '{option}' of config group '{group}'"
-        return SpecIssue(group, f"unknown {what}; available: {', '.join(exc.options)}")
+        if group == "target":  # Hydra lists the options of the folder the name points into
+            return SpecIssue(group, f"unknown target '{option}'; available: {', '.join(target_options(root))}")
+        return SpecIssue(group, f"unknown option '{option}' of config group '{group}'; "
+                                f"available: {', '.join(exc.options)}")
     return SpecIssue("defaults", f"no config '{missing}' in the spec's folder (looked for {missing}.yaml)")
 
 

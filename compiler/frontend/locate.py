@@ -35,6 +35,20 @@ def key_lines(path: Path) -> dict[str, int]:
     return lines
 
 
+def path_at(text: str, index: int) -> str:
+    """The dotted path of the value written at character `index` of a YAML text ('' if none)."""
+    todo = [(yaml.compose(text), ())]
+    while todo:
+        node, parts = todo.pop()
+        if isinstance(node, yaml.ScalarNode) and node.start_mark.index == index:
+            return format_path(parts)
+        if isinstance(node, yaml.MappingNode):
+            todo += [(v, parts + (k.value,)) for k, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            todo += [(v, parts + (i,)) for i, v in enumerate(node.value)]
+    return ""
+
+
 def _walk(node, prefix: tuple, lines: dict[str, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:

@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from compiler.errors import SpecError, SpecIssue
-from compiler.frontend import resolvers
+from compiler.frontend import overrides as overrides_check, resolvers
 from compiler.frontend.locate import key_lines
 from compiler.frontend.yamlsafe import read_yaml
 
@@ -24,7 +24,9 @@ MAX_FILES = 64  # a spec with its group options; a longer chain is a cycle or an
 def check_spec(spec_path: Path, overrides: list[str]) -> dict:
     """The spec as parsed; raises SpecError for any file Hydra would read that is not acceptable."""
     root = spec_path.parent
-    issues = resolvers.override_issues(overrides)
+    issues = resolvers.override_issues(overrides) + overrides_check.issues(overrides, root)
+    if issues:  # Hydra would raise on these while composing, without naming the override
+        raise SpecError(issues)
     todo = [(spec_path, Path("."))] + [(f, Path(".")) for f in _override_files(root, overrides)]
     seen: dict[Path, dict] = {}
     while todo:

@@ -19,6 +19,9 @@ MAX_BYTES = 1024 * 1024  # a spec or profile is a few KB; the largest example is
 MAX_DEPTH = 32  # the deepest spec key path is 5 levels; leaves room for flow-style data
 MAX_ALIASES = 64  # a spec may reuse an anchor or two, not build a tree of them
 MAX_NODES = 50_000  # scalars + collections after expanding aliases (a spec has a few hundred)
+# 2**64 has 20 digits and no spec value is larger; Python refuses int() of over 4300 digits with
+# a ValueError that PyYAML does not wrap (same limit as overrides.py for the command line).
+MAX_INT_DIGITS = 20
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -32,6 +35,21 @@ class _StrictLoader(yaml.SafeLoader):
                                                         key_node.start_mark)
             seen.add(key_node.value)
         return super().construct_mapping(node, deep)
+
+    def construct_yaml_int(self, node):
+        digits = sum(c.isalnum() for c in str(node.value).lower().removeprefix("0x").removeprefix("0o"))
+        if digits > MAX_INT_DIGITS:
+            raise _LongInt(node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+class _LongInt(yaml.constructor.ConstructorError):
+    def __init__(self, mark):
+        super().__init__(None, None, f"an integer of more than {MAX_INT_DIGITS} digits; no spec value is that large",
+                         mark)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
 def read_yaml(path: Path, what: str = "spec file"):
@@ -48,6 +66,11 @@ def read_yaml(path: Path, what: str = "spec file"):
     try:
         check_structure(text, path.name)
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+    except _LongInt as exc:
+        from compiler.frontend.locate import path_at
+
+        raise SpecError(SpecIssue(path_at(text, exc.problem_mark.index), exc.problem, path.name,
+                                  exc.problem_mark.line + 1)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise SpecError(SpecIssue("", f"YAML syntax error: {exc.problem}", path.name,
