@@ -52,7 +52,8 @@ def load_dataset(spec: Spec, key: str) -> Dataset | None:
     if source.text:
         from compiler.passes.text_data import load_text
 
-        return load_text(spec, key)
+        inputs, labels, texts = load_text(spec, key)
+        return Dataset(inputs, labels, key, texts)
     if source.npz:
         file = spec.resolve_path(source.npz)
         if not file.is_file():

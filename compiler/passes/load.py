@@ -98,7 +98,8 @@ def load_model(spec: Spec) -> LoadedModel:
     if m.source == "huggingface":
         from compiler.passes import source_huggingface
 
-        return source_huggingface.load(spec)
+        module, digest = source_huggingface.load(spec)
+        return LoadedModel(digest, module=module)
     if m.source == "onnx":
         path = spec.resolve_path(m.onnx)
         if not path.is_file():

@@ -76,11 +76,9 @@ def build_module(spec: Spec, hf: HfModel) -> torch.nn.Module:
     return module.eval()
 
 
-def load(spec: Spec):
-    """A LoadedModel whose digest covers the module (tensors, code) and the folder's small files
-    (tokenizer, pooling, modules), which decide behaviour without being a tensor."""
-    from compiler.passes.load import LoadedModel
-
+def load(spec: Spec) -> tuple[torch.nn.Module, str]:
+    """The module and its digest, which covers the module (tensors, code) and the folder's small
+    files (tokenizer, pooling, modules), which decide behaviour without being a tensor."""
     hf = facts(spec)
     files = [hf.folder / n for n in ("config.json", "tokenizer.json", "modules.json", "tokenizer_config.json",
                                      "special_tokens_map.json", "sentence_bert_config.json")]
@@ -88,7 +86,7 @@ def load(spec: Spec):
     with recording_reads() as seen:
         module = build_module(spec, hf)
     tag = f"huggingface:{spec.model.task}:{','.join(hf.pooling)}:{hf.normalize}"
-    return LoadedModel(module_digest(module, tag, [f for f in files if f.is_file()], seen), module=module)
+    return module, module_digest(module, tag, [f for f in files if f.is_file()], seen)
 
 
 class SentenceEncoder(torch.nn.Module):

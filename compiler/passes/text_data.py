@@ -49,9 +49,9 @@ def encode(spec: Spec, texts: list[str], where: str, names: tuple[str, ...], pad
     return {n: arrays[n] for n in names}
 
 
-def load_text(spec: Spec, key: str):
-    """The Dataset of `model.<key>.text`, texts kept for the reference (sentence-transformers)."""
-    from compiler.passes.data import Dataset
+def load_text(spec: Spec, key: str) -> tuple[dict[str, np.ndarray], np.ndarray | None, list[str]]:
+    """(inputs, labels, texts) of `model.<key>.text`; the texts are kept for the reference
+    (sentence-transformers encodes them itself)."""
     from compiler.passes.source_huggingface import facts
 
     source = getattr(spec.model, key)
@@ -61,4 +61,4 @@ def load_text(spec: Spec, key: str):
         texts, labels = texts[:source.samples], None if labels is None else labels[:source.samples]
     hf = facts(spec)
     inputs = encode(spec, texts, where, hf.model_inputs, hf.pad_id, hf.folder)
-    return Dataset(inputs, None if labels is None else np.asarray(labels, np.int64), key, texts)
+    return inputs, None if labels is None else np.asarray(labels, np.int64), texts
