@@ -40,6 +40,15 @@ class Unavailable(InferError):
     outcome = "rejected"
 
 
+class SlowBody(InferError):
+    """The request body did not arrive within request_timeout_s: the client's time, not ours, so a
+    slow or stalled client never counts as a server timeout. The rest of the body is still on the
+    wire, so the connection closes after the answer."""
+
+    status = 408
+    close = True
+
+
 class Timeout(InferError):
     status = 504
     outcome = "timeout"

@@ -22,7 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from . import grpc_predict_v2_pb2 as pb
 from . import grpc_predict_v2_pb2_grpc as pb_grpc
 from .backend import PLATFORMS
-from .errors import InferError, ServerError, Timeout, TooLarge, Unavailable
+from .errors import InferError, ServerError, SlowBody, Timeout, TooLarge, Unavailable
 from .grpc_convert import code_of, decode_message, response
 from .infer import within
 from .protocol import check_model
@@ -77,9 +77,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             await context.abort(code_of(exc), exc.message)
 
     async def ModelInferStream(self, requests, context):
-        request = None
-        async for request in requests:
-            break  # unary clients send one message
+        # Receiving the message is the client's time: not in within request_timeout_s is the
+        # client's error (as HTTP's 408), and request_timeout_s for our work starts after it.
+        timeout = self.state.config.request_timeout_s
+        try:
+            request = await within(timeout, _first(requests))
+        except (asyncio.TimeoutError, TimeoutError):
+            request = SlowBody(f"the request message did not arrive within request_timeout_s ({timeout} s)")
         return await self.ModelInfer(request, context)
 
     async def ModelInfer(self, request, context):
@@ -87,6 +91,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         start = time.perf_counter()
         if request is None:  # gRPC refused the message (RESOURCE_EXHAUSTED) before it reached us
             result = TooLarge(f"request message is over max_request_bytes ({state.config.max_request_bytes})")
+        elif isinstance(request, InferError):  # refused while it was being received
+            result = request
         elif state.inflight >= state.config.max_concurrency:
             result = Unavailable(f"over max_concurrency ({state.config.max_concurrency} requests in flight); "
                                  "retry later")
@@ -137,6 +143,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         else:
             results = await state.engine.infer(req)
         return response(req, results, config.model_name, config.model_version)
+
+
+async def _first(requests):
+    async for request in requests:
+        return request  # unary clients send one message
+    return None
 
 
 def _handlers(servicer: InferenceServicer) -> grpc.GenericRpcHandler:

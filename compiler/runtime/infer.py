@@ -14,7 +14,7 @@ import time
 import uuid
 import zlib
 
-from .errors import InferError, ServerError, Timeout, TooLarge, Unavailable
+from .errors import InferError, ServerError, SlowBody, Timeout, TooLarge, Unavailable
 from .protocol import check_model, decode, encode
 from .state import RuntimeState
 
@@ -67,7 +67,7 @@ class Handler:
                     state.engine.poke()
         m.requests[outcome].inc()
         m.request_duration.observe(time.perf_counter() - start)
-        if state.draining:
+        if state.draining and CLOSE[0] not in headers:
             headers = headers + CLOSE  # clients and balancers move on to another replica
         headers = headers + [(b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -76,10 +76,13 @@ class Handler:
     async def _guarded(self, scope, receive, route: tuple):
         timeout = self.state.config.request_timeout_s
         try:
-            headers, body = await within(timeout, self._infer(scope, receive, *route))
+            request = await self.accept(scope, receive, *route)
+            # The server's own time (decode, queue, inference, encode) starts once the body is in.
+            headers, body = await within(timeout, self.serve(*request, *route))
             return 200, headers, body, "success"
         except InferError as exc:
-            return exc.status, JSON_HEADERS, self.error_body(exc), exc.outcome
+            headers = JSON_HEADERS + CLOSE if getattr(exc, "close", False) else JSON_HEADERS
+            return exc.status, headers, self.error_body(exc), exc.outcome
         except (asyncio.TimeoutError, TimeoutError):
             exc = Timeout(f"the request took longer than its timeout ({timeout} s)")
             return exc.status, JSON_HEADERS, self.error_body(exc), exc.outcome
@@ -90,20 +93,27 @@ class Handler:
             return 500, JSON_HEADERS, self.error_body(exc), "server_error"
 
     async def read(self, scope, receive) -> tuple[dict, bytes]:
-        """The request's headers and (decompressed) body, once the model is ready."""
+        """The request's headers and (decompressed) body, once the model is ready. Receiving the
+        body is the client's time: not in within request_timeout_s is a 408 (client_error)."""
         state = self.state
         if state.engine is None:
             raise Unavailable(f"model {state.config.model_name!r} is not ready: {state.not_ready_reason()}")
         headers = dict(scope["headers"])
-        limit = state.config.max_request_bytes
-        body = await read_body(receive, headers.get(b"content-length"), limit)
+        limit, timeout = state.config.max_request_bytes, state.config.request_timeout_s
+        try:
+            body = await within(timeout, read_body(receive, headers.get(b"content-length"), limit))
+        except (asyncio.TimeoutError, TimeoutError):
+            raise SlowBody(f"the request body did not arrive within request_timeout_s ({timeout} s)") from None
         return headers, decompress(body, headers.get(b"content-encoding"), limit)
 
-    async def _infer(self, scope, receive, name: str, version: str | None):
+    async def accept(self, scope, receive, name: str, version: str | None) -> tuple[dict, bytes]:
+        """The route's checks, then the request as read(): what serve() works on."""
+        check_model(name, version, self.state.config)
+        return await self.read(scope, receive)
+
+    async def serve(self, headers: dict, body: bytes, name: str, version: str | None):
         state = self.state
         config = state.config
-        check_model(name, version, config)
-        headers, body = await self.read(scope, receive)
         header_length = headers.get(b"inference-header-content-length")
         req = decode(body, None if header_length is None else header_length.decode("latin-1"), state.sig)
         if req.texts is not None:
@@ -131,7 +141,7 @@ async def read_body(receive, declared: bytes | None, limit: int) -> bytes:
     size = 0
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
+        if message["type"] == "http.disconnect":  # nobody gets the answer; counted as the client's
             raise InferError("the client disconnected before sending the whole body")
         chunk = message.get("body", b"")
         size += len(chunk)

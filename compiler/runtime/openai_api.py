@@ -37,10 +37,12 @@ class EmbeddingsHandler(Handler):
     def error_body(self, exc: InferError) -> bytes:
         return openai_error(exc)
 
-    async def _infer(self, scope, receive):
+    async def accept(self, scope, receive) -> tuple[dict, bytes]:
+        return await self.read(scope, receive)
+
+    async def serve(self, headers: dict, body: bytes):
         state = self.state
         config = state.config
-        _, body = await self.read(scope, receive)
         doc = strictjson.loads(body)
         if not isinstance(doc, dict):
             raise _refuse("the request body must be a JSON object", None)
