@@ -103,7 +103,7 @@ def _model_paths(base: str, params: list) -> dict:
                    "the Inference-Header-Content-Length header)",
         "parameters": params,
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("InferRequest")}}},
-        "responses": {"200": _json_body(_ref("InferResponse"), "Outputs"), "400": ERROR, "404": ERROR,
+        "responses": {"200": _json_body(_ref("InferResponse"), "Outputs"), "400": ERROR, "404": ERROR, "408": ERROR,
                       "413": ERROR, "415": ERROR, "500": ERROR, "503": ERROR, "504": ERROR},
     }}
     return {
@@ -130,7 +130,7 @@ OPENAPI: dict = {
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": _ref("EmbeddingsRequest")}}},
             "responses": {"200": _json_body(_ref("EmbeddingsResponse"), "Embeddings"),
-                          **{code: OPENAI_ERROR for code in ("400", "404", "413", "415", "500", "503", "504")}},
+                          **{code: OPENAI_ERROR for code in ("400", "404", "408", "413", "415", "500", "503", "504")}},
         }},
         "/v1/models": _get("OpenAI-compatible model list", "ModelList"),
     },
