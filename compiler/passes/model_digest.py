@@ -5,6 +5,8 @@ Face folder, a config, a sibling module). A digest of the names the spec writes 
 ship a stale model after such a file changed. So the digest covers what was loaded:
 - every parameter and buffer of the built module (persistent or not): names, dtypes, shapes, bytes;
 - its architecture (`repr`, which shows each layer's hyper-parameters);
+- every submodule's plain Python attributes (`self.scale = float(os.environ[...])` changes what
+  `forward` computes without being a tensor, a file or a line of code): see `attributes_digest`;
 - the source of every class in the module tree, of the factory, and of user modules the factory
   imported (code changes what `forward` computes without changing a tensor);
 - every file the factory opened through Python (`open`/`io.open_code` audit events) outside the
@@ -16,6 +18,7 @@ one model.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import re
@@ -72,6 +75,8 @@ def _user_file(path: str, roots: tuple[str, ...]) -> Path | None:
     text = str(p)
     if text.startswith(_SKIP_PREFIXES) or text.startswith(roots) or p.suffix == ".pyc" or not p.is_file():
         return None
+    if p.parent.suffix in (".dist-info", ".egg-info"):  # package metadata (entry points looked up on a
+        return None  # first import): read by the first build of a process only, it made its digest differ
     return p
 
 
@@ -112,11 +117,78 @@ def module_digest(module, factory: str, factory_files: list[Path], seen: dict) -
         h.update(_tensor_bytes(t))
     h.update(re.sub(r"0x[0-9a-fA-F]+", "0x", repr(module)).encode())
     roots = _installation_roots()
+    h.update(attributes_digest(module).encode())
     files = set(factory_files) | _class_sources(module) | _module_sources(seen["modules"], roots)
     files |= {p for p in (_user_file(f, roots) for f in seen["files"]) if p is not None}
     for digest in sorted(_file_digest(p) for p in files):
         h.update(digest.encode())
     return h.hexdigest()
+
+
+# torch's own bookkeeping on every module: tensors and children are hashed above, by name.
+_TORCH_SLOTS = ("_parameters", "_buffers", "_modules", "_non_persistent_buffers_set", "training")
+_MAX_DEPTH = 6  # nested plain objects (a config holding a config ...): deep enough, never unbounded
+
+
+def attributes_digest(module) -> str:
+    """sha256 of every submodule's plain attributes (vars() minus torch's slots), each made a text
+    that is the same in every process: no id()-based reprs, sets sorted, existing paths not spelled
+    (one model in two folders is one model). Hooks count by the functions they call."""
+    h = hashlib.sha256()
+    for name, sub in module.named_modules(remove_duplicate=False):
+        for key in sorted(k for k in vars(sub) if k not in _TORCH_SLOTS):
+            value = vars(sub)[key]
+            if "hooks" in key and isinstance(value, dict):
+                value = list(value.values())  # keys are process-wide handle counters
+            h.update(f"{name}\0{key}\0{_stable(value, 0, set())}\0".encode())
+    return h.hexdigest()
+
+
+def _stable(value, depth: int, seen: set) -> str:
+    import numpy as np
+    import torch
+
+    if value is None or isinstance(value, (bool, int, float, complex, bytes)):
+        return repr(value)
+    if isinstance(value, str):
+        return _path_free(value)
+    if isinstance(value, Path):
+        return "Path:" + _path_free(str(value))
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    if isinstance(value, (torch.Tensor, np.ndarray)):  # a tensor kept as a plain attribute, not a buffer
+        t = value.detach() if isinstance(value, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(value))
+        return f"{kind}({t.dtype},{tuple(t.shape)},{hashlib.sha256(_tensor_bytes(t)).hexdigest()})"
+    if isinstance(value, (torch.dtype, torch.device, torch.Size)):
+        return f"{kind}({value})"
+    if isinstance(value, torch.nn.Module):  # a module kept aside: its type (its tensors are not ours to walk)
+        return f"module {kind}"
+    if id(value) in seen or depth > _MAX_DEPTH:
+        return f"{kind}(...)"
+    seen = seen | {id(value)}
+    if isinstance(value, (list, tuple)):
+        return f"{kind}[" + ",".join(_stable(v, depth + 1, seen) for v in value) + "]"
+    if isinstance(value, (set, frozenset)):
+        return f"{kind}{{" + ",".join(sorted(_stable(v, depth + 1, seen) for v in value)) + "}"
+    if isinstance(value, dict):
+        items = sorted((_stable(k, depth + 1, seen), _stable(v, depth + 1, seen)) for k, v in value.items())
+        return f"{kind}{{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
+    if isinstance(value, functools.partial):
+        return f"partial({_stable(value.func, depth + 1, seen)},{_stable(value.args, depth + 1, seen)}," \
+               f"{_stable(value.keywords, depth + 1, seen)})"
+    if callable(value) and hasattr(value, "__qualname__"):  # a function or class: by name (its source is hashed)
+        return f"callable {getattr(value, '__module__', '')}.{value.__qualname__}"
+    if hasattr(value, "__dict__"):  # a plain object (a config): by its own attributes
+        return f"{kind}(" + _stable(vars(value), depth + 1, seen) + ")"
+    return f"{kind}:" + _path_free(re.sub(r"0x[0-9a-fA-F]+", "0x", repr(value)))
+
+
+def _path_free(text: str) -> str:
+    """An absolute path to something that exists names a folder, not the model: its contents count
+    where the factory read them, the folder's name must not."""
+    try:
+        return "<path>" if text.startswith("/") and len(text) < 4096 and Path(text).exists() else text
+    except (OSError, ValueError):  # not a path after all (a NUL byte, a name too long)
+        return text
 
 
 def _file_digest(path: Path) -> str:

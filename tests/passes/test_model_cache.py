@@ -151,3 +151,66 @@ def test_onnx_source_digest_covers_external_data(tmp_path):
     data[0] ^= 0xFF
     (tmp_path / "m.onnx.data").write_bytes(bytes(data))
     assert load_model(load_spec(tmp_path / "deploy.yaml")).digest != before
+
+
+# The factory reads an environment variable into a plain float attribute: no tensor, file or line
+# of code changes, only what forward computes.
+ENV_MODEL = """
+import os
+import torch
+
+class Scaled(torch.nn.Module):
+    def __init__(self, scale):
+        super().__init__()
+        self.lin = torch.nn.Linear(6, 4)
+        self.env_scale = scale
+    def forward(self, x):
+        return self.lin(x) * self.env_scale + 1.0
+
+def build():
+    torch.manual_seed(0)
+    return Scaled(float(os.environ.get("DEPLOYC_TEST_SCALE", "1")))
+"""
+
+
+def test_a_plain_attribute_the_factory_set_rebuilds_the_model(tmp_path, monkeypatch):
+    folder = tmp_path / "env"
+    folder.mkdir()
+    (folder / "model.py").write_text(textwrap.dedent(ENV_MODEL))
+    (folder / "deploy.yaml").write_text(SPEC)
+    spec_path, cache, out = folder / "deploy.yaml", Cache(tmp_path / "cache"), tmp_path / "out"
+    monkeypatch.setenv("DEPLOYC_TEST_SCALE", "1")
+    load_model(load_spec(spec_path))  # the first load of a process reads extra files (warnings' linecache)
+    build(load_spec(spec_path), out, cache)
+
+    monkeypatch.setenv("DEPLOYC_TEST_SCALE", "5")
+    second = build(load_spec(spec_path), out, cache)
+    export_events = [e for e in second.events if e.name.startswith("onnx-export")]
+    assert export_events and not any(e.cached for e in export_events), "the rebuild reused the x1 model"
+    x = np.random.default_rng(3).standard_normal((64, 6)).astype(np.float32)
+    new, shipped = _torch_outputs(spec_path, x), _shipped_outputs(out / "cpu-x86", x)
+    np.testing.assert_allclose(shipped, new, rtol=1e-5, atol=1e-5)  # the x5 model shipped
+    report = json.loads((out / "cpu-x86" / "report.json").read_text())
+    selected = next(c for c in report["candidates"] if c["candidate"] == report["selected"]["candidate"])
+    assert selected["max_abs_error"] < 1e-4  # parity measured against the x5 model
+
+
+def test_digest_covers_plain_attributes_the_same_in_every_process(tmp_path):
+    import subprocess
+    import sys
+
+    from compiler.passes.model_digest import attributes_digest
+    from tests.passes.tiny import tiny_module
+
+    plain, module = attributes_digest(tiny_module()), tiny_module()
+    module[5].scale = 2.0
+    assert attributes_digest(module) != plain
+    module[5].scale = {"a": [1, 2], "b": (None, "x")}  # nested plain data counts too
+    assert attributes_digest(module) not in (plain,)
+    code = ("import torch; from compiler.passes.model_digest import attributes_digest as a; "
+            "from tests.passes.tiny import tiny_module; m = tiny_module(); m[5].tags = {'q', 'r', 's'}; "
+            "m[5].opaque = object(); m[5].act = torch.nn.functional.relu; print(a(m))")
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={"PYTHONHASHSEED": seed, "PATH": ""}, cwd=Path(__file__).parents[2]).stdout
+               for seed in ("1", "2")}
+    assert len(digests) == 1 and digests != {""}  # sets, objects and functions: no id() or hash order
