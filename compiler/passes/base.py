@@ -74,12 +74,34 @@ class PassContext:
         except SpecError:
             raise
         except Exception as exc:  # a library's failure on this candidate only: report it, go on
-            reason = str(exc) if isinstance(exc, DeploycError) else f"{type(exc).__name__}: {exc}"
+            reason = self.redact(str(exc) if isinstance(exc, DeploycError) else f"{type(exc).__name__}: {exc}")
             self.broken.append(Broken(candidate, reason, artifact))
             event = PassEvent(f"{candidate} failed", 0.0, False, reason, failed=True)
             self.events.append(event)
             self.on_event(event)
             return None
+
+    def redact(self, text: str) -> str:
+        """A library's message names files by absolute path: in the report (which must be the same
+        bytes on every host) the cache root, the spec folder and the home directory become <cache>,
+        <spec> and ~, and a temporary folder's random name a fixed one."""
+        return redact_paths(text, {"<cache>": self.cache.root, "<spec>": self.spec.base_dir, "~": Path.home()})
+
+
+def redact_paths(text: str, places: dict[str, Path]) -> str:
+    import re
+    import tempfile
+
+    spelled = {}
+    for placeholder, path in places.items():
+        for form in {str(path), str(Path(path).resolve())}:
+            if len(form) > 1 and form.startswith("/"):  # "/" or a relative path would eat everything
+                spelled[form.rstrip("/")] = placeholder
+    spelled.setdefault(str(Path(tempfile.gettempdir()).resolve()), "<tmp>")
+    for form in sorted(spelled, key=len, reverse=True):  # the most specific first: a cache under ~
+        text = re.sub(re.escape(form) + r"(?![\w.-])", spelled[form].replace("\\", r"\\"), text)
+    text = re.sub(r"<tmp>/[^/\s'\"]+", "<tmp>/*", text)  # mkdtemp's random folder name
+    return re.sub(r"/\.tmp-[A-Za-z0-9_]+", "/.tmp-*", text)  # the cache's own staging folders
 
 
 def library_versions(*names: str) -> dict[str, str]:

@@ -106,3 +106,42 @@ def test_a_pass_that_raises_marks_only_its_candidate(setting, tmp_path):
     [broken] = ctx.broken
     assert broken.candidate == "onnx-fp16" and broken.reason.startswith("pass fp16: onnx-fp16 from onnx-fp32: ")
     assert broken.artifact is None
+
+
+# fp16 of this model is a file onnxruntime refuses (a Cast to float16 meets a float Add): its
+# error names the cached model.onnx by absolute path.
+REFUSED_FP16 = """
+import torch
+import torch.nn.functional as F
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 3)
+    def forward(self, x):
+        h = self.lin(x)
+        return F.celu(h) + torch.argmax(h, 1, keepdim=True).float()
+def build():
+    torch.manual_seed(0)
+    return M()
+"""
+
+
+def test_a_broken_candidates_error_in_the_report_holds_no_host_path(tmp_path):
+    from compiler.build import build
+
+    reports = []
+    for where in ("a", "b"):  # two hosts: another spec folder, another cache
+        folder = tmp_path / where / "project"
+        folder.mkdir(parents=True)
+        (folder / "model.py").write_text(textwrap.dedent(REFUSED_FP16))
+        (folder / "deploy.yaml").write_text(SPEC.replace("quantize: none,", "quantize: none, precisions: [fp32, fp16],"))
+        build(load_spec(folder / "deploy.yaml", ["target=nvidia-a100"]), tmp_path / where / "out",
+              Cache(tmp_path / where / "cache"))
+        tree = tmp_path / where / "out" / "nvidia-a100"
+        reports.append(((tree / "report.json").read_bytes(), (tree / "report.md").read_bytes()))
+    data = json.loads(reports[0][0])
+    [row] = [c for c in data["candidates"] if c["candidate"] == "onnx-fp16"]
+    assert "<cache>/" in row["error"] and "model.onnx" in row["error"]  # still says which file
+    for text in reports[0] + reports[1]:
+        assert str(tmp_path).encode() not in text and b"/tmp/" not in text
+    assert reports[0] == reports[1]  # the same bytes from either host
