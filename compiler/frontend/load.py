@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from compiler.errors import SpecError
-from compiler.frontend import files, huggingface, npzcheck, rules, rules_early, textdata
-from compiler.frontend.compose import compose_spec, to_container
+from compiler.frontend import files, huggingface, npzcheck, preload, rules, rules_early, textdata
+from compiler.frontend.compose import compose_spec, read_yaml, to_container
 from compiler.frontend.locate import Locator
+from compiler.frontend.overrides import key_of
 from compiler.frontend.spec import Spec, freeze
 from compiler.frontend.validate import normalize_and_validate
 from compiler.resources import targets_dir
@@ -18,9 +19,10 @@ def load_spec(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
     try:
         data = to_container(compose_spec(spec_path, list(overrides)))
     except SpecError as exc:
-        _locate(exc, Locator(spec_path, None))  # e.g. an interpolation that does not resolve
+        _locate(exc, Locator(spec_path, None, _overridden(spec_path, overrides)))  # e.g. an unresolvable ${}
         raise
-    locator = Locator(spec_path, _target_file(data))
+    locator = Locator(spec_path, _target_file(spec_path, overrides, data), _overridden(spec_path, overrides),
+                      preload.included_files(spec_path, list(overrides)))
     document = normalize_and_validate(data, locator)
     try:  # a huggingface source's signature comes from its folder; others must write one
         huggingface.derive(document, spec_path.resolve().parent)
@@ -43,7 +45,24 @@ def _locate(exc: SpecError, locator: Locator) -> SpecError:
     return exc
 
 
-def _target_file(data: dict) -> Path | None:
-    name = (data.get("target") or {}).get("name")
-    path = targets_dir() / f"{name}.yaml" if isinstance(name, str) else None
-    return path if path is not None and path.is_file() else None
+def _overridden(spec_path: Path, overrides) -> list[str]:
+    """Key paths whose value the command line set; `target=X` picks a file, so it is not one."""
+    root = spec_path.resolve().parent
+    keys = [key_of(o) for o in overrides if "=" in o]
+    return [k for k in keys if k != "target" and not (root / k).is_dir()]
+
+
+def _target_file(spec_path: Path, overrides, data: dict) -> Path | None:
+    """The profile file the target came from: the option picked on the command line or in the
+    defaults list (a profile's own `name` may differ from its file's), in the spec's `target/`
+    folder or the packaged ones."""
+    picked = [o.partition("=")[2] for o in overrides if o.lstrip("+").startswith("target=")]
+    defaults = read_yaml(spec_path.resolve()).get("defaults") or []
+    picked = picked or [d["target"] for d in defaults if isinstance(d, dict) and "target" in d]
+    name = picked[-1] if picked else (data.get("target") or {}).get("name")
+    if not isinstance(name, str):
+        return None
+    for folder in (spec_path.resolve().parent / "target", targets_dir()):
+        if (folder / f"{name}.yaml").is_file():
+            return folder / f"{name}.yaml"
+    return None

@@ -63,21 +63,39 @@ def _walk(node, prefix: tuple, lines: dict[str, int]) -> None:
 
 
 class Locator:
-    """Finds where a spec key was written: the spec file, or the target profile it came from."""
+    """Finds where a spec key was written: on the command line, in the spec file, in a file its
+    defaults list includes, or in the target profile it came from."""
 
-    def __init__(self, spec_path: Path, target_path: Path | None):
-        self._sources = [(spec_path, "", key_lines(spec_path))]
-        if target_path is not None:
-            self._sources.append((target_path, "target.", key_lines(target_path)))
+    COMMAND_LINE = "command line"
+
+    def __init__(self, spec_path: Path, target_path: Path | None, overridden: list[str] | tuple = (),
+                 included: list[tuple[Path, str]] | tuple = ()):
+        self._overridden = list(overridden)  # key paths set on the command line
+        self._spec = (spec_path, "", key_lines(spec_path))
+        # The spec's own keys win over the files it includes (Hydra puts _self_ last by default).
+        self._target = [(target_path, "target.", key_lines(target_path))] if target_path is not None else []
+        self._exact = [self._spec] + [(f, prefix, key_lines(f)) for f, prefix in included] + self._target
 
     def find(self, dotted: str) -> tuple[str | None, int | None]:
-        for file, prefix, lines in self._sources:
+        for file, prefix, lines in self._exact:
+            if dotted.startswith(prefix) and dotted[len(prefix):] in lines:
+                return file.name, lines[dotted[len(prefix):]]
+        # Not written in any file: a key the command line added is located there, not at its parent.
+        if any(dotted == k or dotted.startswith((k + ".", k + "[")) for k in self._overridden):
+            return self.COMMAND_LINE, None
+        # An unknown or missing key is reported at its closest written parent.
+        for file, prefix, lines in [self._spec] + self._target:
             if prefix and not dotted.startswith(prefix):
                 continue
             key = dotted[len(prefix):]
-            # An unknown or missing key is reported at its closest written parent.
             while key:
                 if key in lines:
                     return file.name, lines[key]
-                key = key.rsplit(".", 1)[0] if "." in key else ""
+                key = _parent(key)
         return None, None
+
+
+def _parent(key: str) -> str:
+    """'a.b[0]' -> 'a.b'; 'a.b' -> 'a'; 'a' -> ''."""
+    cut = max(key.rfind("."), key.rfind("["))
+    return key[:cut] if cut > 0 else ""

@@ -46,6 +46,22 @@ def check_spec(spec_path: Path, overrides: list[str]) -> dict:
     return seen[spec_path]
 
 
+def included_files(spec_path: Path, overrides: list[str]) -> list[tuple[Path, str]]:
+    """(file, key prefix its values land under) for each file the spec's defaults lists pull in
+    from its folder, for error locations; the files were checked by check_spec already."""
+    root = spec_path.resolve().parent
+    todo = [(f, f.parent.relative_to(root)) for f in _override_files(root, overrides)]
+    todo += _defaults_files(root, Path("."), read_yaml(spec_path.resolve()).get("defaults"))
+    out: list[tuple[Path, str]] = []
+    while todo and len(out) < MAX_FILES:
+        path, group = todo.pop(0)
+        if path.is_file() and path.parts[-2:-1] != ("target",) and all(path != p for p, _ in out):
+            prefix = ".".join(group.parts)
+            out.append((path, prefix + "." if prefix else ""))
+            todo += _defaults_files(root, group, read_yaml(path, "config file").get("defaults"))
+    return out
+
+
 def load_profile(path: Path):
     """A target profile for Hydra's ConfigStore, through the same limits and resolver rules."""
     data = read_yaml(path, "target profile")

@@ -58,18 +58,22 @@ def _replicas(spec: Spec):
 
 def _labels(spec: Spec):
     for key, value in spec.serve.labels.items():
-        yield from _key_issues(f"serve.labels.{key}", key)
+        yield from key_issues(f"serve.labels.{key}", key)
         if key in RESERVED_LABELS:
             yield SpecIssue(f"serve.labels.{key}", "set by deployc (recommended labels); choose another key")
-        if len(value) > 63 or not _LABEL_VALUE.match(value):
-            yield SpecIssue(f"serve.labels.{key}", f"label value {value!r} is invalid: at most 63 characters, "
-                                                   "letters, digits, '-', '_', '.', alphanumeric at both ends "
-                                                   "(put free text in serve.annotations)")
+        yield from label_value_issue(f"serve.labels.{key}", value, " (put free text in serve.annotations)")
     for key in spec.serve.annotations:
-        yield from _key_issues(f"serve.annotations.{key}", key)
+        yield from key_issues(f"serve.annotations.{key}", key)
 
 
-def _key_issues(path: str, key: str):
+def label_value_issue(path: str, value: str, hint: str = ""):
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        yield SpecIssue(path, f"label value {value!r} is invalid: at most 63 characters, letters, digits, '-', '_', "
+                              f"'.', alphanumeric at both ends{hint}")
+
+
+def key_issues(path: str, key: str):
+    """A label or annotation key (also a toleration's key): [DNS-subdomain prefix '/'] name."""
     prefix, _, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not all(_DNS1123.match(p) for p in prefix.split("."))):
         yield SpecIssue(path, f"key prefix {prefix!r} must be a DNS subdomain (e.g. example.com)")
@@ -93,6 +97,13 @@ def _canary_controller(spec: Spec):
         return
     if not any(step.set_weight is not None for step in r.canary.steps):
         yield SpecIssue("rollout.canary.steps", "a canary needs at least one set_weight step")
+    for i, step in enumerate(r.canary.steps if r.controller == "flagger" else ()):
+        if step.pause is not None:  # flagger.py would have nowhere to put it: no silent drop
+            yield SpecIssue(f"rollout.canary.steps[{i}].pause",
+                            f"controller flagger has no pause step: it moves to the next set_weight every "
+                            f"rollout.analysis.interval ({r.analysis.interval}) once the checks pass; remove the "
+                            "pause steps and set rollout.analysis.interval to how long each weight should hold, "
+                            "or use controller argo")
     if r.controller == "flagger" and r.analysis.on_no_data == "inconclusive":
         yield SpecIssue("rollout.analysis.on_no_data",
                         "Flagger has no 'inconclusive' outcome (a query without data counts as a failed "

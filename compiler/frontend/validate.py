@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 
 from cerberus import TypeDefinition, Validator
-from cerberus.errors import BasicErrorHandler, NOT_NULLABLE, UNKNOWN_FIELD, ValidationError
+from cerberus.errors import BasicErrorHandler, EMPTY_NOT_ALLOWED, NOT_NULLABLE, UNKNOWN_FIELD, ValidationError
 
 from compiler.errors import SpecError, SpecIssue
 from compiler.frontend.locate import Locator, format_path
@@ -87,6 +87,8 @@ def _message(err: ValidationError) -> str:
         return f"must be a finite number (got {err.value!r})"
     if err.code == NOT_NULLABLE.code:
         return "must not be null (leave the key out to get the default)"
+    if err.code == EMPTY_NOT_ALLOWED.code:
+        return "must not be empty"
     template = BasicErrorHandler.messages.get(err.code, "invalid value")
     try:
         text = template.format(*err.info, constraint=err.constraint, field=err.field, value=err.value)

@@ -89,7 +89,26 @@ def test_override_of_unknown_key():
 
 
 def test_override_of_key_the_file_does_not_write():
-    assert load_spec(DIGITS, ["serve.port=9000"]).serve.port == 9000
+    assert load_spec(DIGITS, ["serve.port=9100"]).serve.port == 9100
+
+
+def test_error_in_a_key_only_the_command_line_writes_is_located_there():
+    # Not at `serve:` (the closest key the file writes): the value is not in the file.
+    issue = spec_error(DIGITS, ["serve.request_timeout_s=0"]).issues[0]
+    assert (issue.path, issue.file, issue.line) == ("serve.request_timeout_s", "command line", None)
+    assert str(issue).startswith("serve.request_timeout_s (command line): ")
+    # A key the file writes keeps its file:line; a key under a dict the override wrote is the override's.
+    assert spec_error(DIGITS, ["name=Digits_CNN"]).issues[0].file == "deploy.yaml"
+    issue = spec_error(DIGITS, ["serve.replicas={min: 9, max: 2}"]).issues[0]
+    assert issue.path == "serve.replicas.min" and issue.file == "deploy.yaml"
+
+
+def test_error_in_an_included_file_is_located_in_that_file(tmp_path):
+    text = DIGITS.read_text().replace("  - _self_", "  - base\n  - _self_").replace("    min_cosine: 0.99\n", "")
+    path = write_spec(tmp_path, text)
+    (tmp_path / "base.yaml").write_text("optimize:\n  gates:\n    min_cosine: .nan\n")
+    issue = spec_error(path).issues[0]
+    assert (issue.path, issue.file, issue.line) == ("optimize.gates.min_cosine", "base.yaml", 3)
 
 
 def test_target_profile_errors_point_at_profile_file():

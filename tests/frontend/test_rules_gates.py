@@ -65,7 +65,7 @@ def test_per_target_gates_are_checked_for_every_target(tmp_path):
 
 
 def test_target_profile_gates_are_checked(tmp_path):
-    assert "target.gates.min_accuracy: accuracy needs model.task" in error(spec_file(tmp_path),
+    assert "target.gates.min_accuracy (command line): accuracy needs model.task" in error(spec_file(tmp_path),
                                                                          ["+target.gates.min_accuracy=0.9"])
 
 
