@@ -14,6 +14,7 @@ import numpy as np
 from compiler.dims import SYNTH_DIMS  # noqa: F401 (also read from here by the export pass)
 from compiler.errors import SpecError, SpecIssue
 from compiler.frontend.spec import DataSource, Spec
+from compiler.passes import data_checks
 from compiler.passes.load import call_factory, load_factory
 
 
@@ -81,10 +82,15 @@ def check_dataset(spec: Spec, data: Dataset, path: str) -> None:
         if arr.ndim != len(t.shape) or any(isinstance(d, int) and d != a for d, a in zip(t.shape, arr.shape)):
             raise SpecError(SpecIssue(path, f"input '{t.name}' has shape {list(arr.shape)}, "
                                             f"the signature says {list(t.shape)} (dim 0 is the sample axis)"))
-        if arr.dtype != np.dtype(t.dtype):
-            data.inputs[t.name] = arr.astype(t.dtype)
+    data_checks.check_values(spec, data.inputs, path)  # before the cast: NaN cast to an int hides
+    for t in spec.model.inputs:
+        if data.inputs[t.name].dtype != np.dtype(t.dtype):
+            data.inputs[t.name] = data.inputs[t.name].astype(t.dtype)
+    data_checks.check_values(spec, data.inputs, path)  # and after: float64 beyond float32 is Inf
     if data.labels is not None and len(data.labels) != data.size:
         raise SpecError(SpecIssue(path, f"{len(data.labels)} labels for {data.size} samples"))
+    if data.labels is not None:
+        data.labels = data_checks.check_labels(spec, data.labels, path, *data_checks.declared_classes(spec))
     if spec.target.is_edge:
         _check_fixed_dims(spec, data, path)
 

@@ -12,6 +12,7 @@ import numpy as np
 from compiler.errors import SpecError, SpecIssue
 from compiler.passes.base import PassContext, library_versions
 from compiler.passes.data import Dataset
+from compiler.passes import data_checks
 from compiler.passes.load import LoadedModel, reference_outputs
 
 # Where each kind of verification data comes from in the spec.
@@ -36,6 +37,10 @@ def reference(model: LoadedModel, data: Dataset, ctx: PassContext) -> list[np.nd
     with np.load(entry.file("outputs.npz")) as npz:
         outputs = [npz[f"arr_{i}"] for i in range(entry.meta["outputs"])]
     check_outputs(outputs, data, [t.name for t in ctx.spec.model.outputs])
+    if data.labels is not None and outputs and outputs[0].ndim > 1:  # the class count the model really has
+        width = outputs[0].shape[-1]
+        data_checks.check_labels(ctx.spec, data.labels, DATA_KEYS[data.origin], width,
+                                 f"the model outputs {width} scores")
     return outputs
 
 
