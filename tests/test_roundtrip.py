@@ -65,6 +65,7 @@ BUILDS = {
         "rollout.controller=flagger", "rollout.traffic.router=nginx", "~rollout.traffic.gateway",
         "rollout.traffic.ingress_class=internal-nginx",
         "rollout.analysis.on_no_data=pass",  # Flagger has no 'inconclusive'
+        "rollout.canary.steps=[{set_weight:10},{analysis:true},{set_weight:50}]",  # nor a pause step
     ]),
     "tensorrt": ("digits-cnn", "nvidia-h100", ["serve.batching.max_batch_size=8"]),
     "triton": ("digits-cnn", "nvidia-a100", ["serve.engine=triton", "serve.batching.max_batch_size=8"]),

@@ -3,7 +3,10 @@
 Mapping from the spec's canary steps (Flagger has no per-step script):
 - the `set_weight` values become `analysis.stepWeights`;
 - Flagger checks every metric at each `analysis.interval` and advances one step when all pass,
-  so `pause` and `analysis` steps have no separate form: each weight lasts one interval;
+  so each weight lasts one interval: `analysis` steps need no form of their own, and a `pause`
+  step is refused by the spec rules (rules_kubernetes.py) rather than dropped here;
+- rollout.analysis.count (Argo's measurements per run) has no counterpart: Flagger's `iterations`
+  is for blue/green and A/B analyses, not a weighted canary, so it is not emitted;
 - `threshold` (failed checks before rollback) is failure_limit + 1, matching Argo's failureLimit
   (failed measurements tolerated).
 `spec.provider` is the spec's rollout.traffic.router (traffic.py): Flagger splits traffic only

@@ -23,7 +23,9 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "rolling": ("digits-cnn", ("target=nvidia-a100", "rollout.strategy=rolling")),
     "blue-green": ("text-encoder", ()),
     "canary": ("digits-cnn", ()),
-    "flagger-canary": ("digits-cnn", ("+rollout.controller=flagger", "rollout.analysis.on_no_data=fail")),
+    # Flagger has no pause step (one weight per analysis interval): the example's weights without them.
+    "flagger-canary": ("digits-cnn", ("+rollout.controller=flagger", "rollout.analysis.on_no_data=fail",
+                                      "rollout.canary.steps=[{set_weight: 10}, {analysis: true}, {set_weight: 50}]")),
 }
 
 

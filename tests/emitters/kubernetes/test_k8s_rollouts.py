@@ -138,6 +138,7 @@ def test_flagger_canary_over_a_deployment_with_metric_templates():
 
 
 def test_flagger_pass_policy_has_no_lower_bound():
-    files = emit("digits-cnn", ["+rollout.controller=flagger", "rollout.analysis.on_no_data=pass"])
+    files = emit("digits-cnn", ["+rollout.controller=flagger", "rollout.analysis.on_no_data=pass",
+                                "rollout.canary.steps=[{set_weight: 10}, {set_weight: 50}]"])
     assert [m["thresholdRange"] for m in one(files, "Canary")["spec"]["analysis"]["metrics"]] == [
         {"max": 0.01}, {"max": 0.25}]

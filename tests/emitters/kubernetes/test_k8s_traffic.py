@@ -18,7 +18,8 @@ ROUTERS = {
     "istio-mesh": "{router: istio}",
     "smi": "{router: smi}",
 }
-FLAGGER = ["+rollout.controller=flagger", "rollout.analysis.on_no_data=fail"]
+FLAGGER = ["+rollout.controller=flagger", "rollout.analysis.on_no_data=fail",
+           "rollout.canary.steps=[{set_weight: 5}, {set_weight: 20}]"]  # Flagger has no pause step
 ROUTER_KINDS = ("HTTPRoute", "Ingress", "VirtualService", "TrafficSplit")
 
 
