@@ -74,7 +74,7 @@ def test_nan_in_the_verification_data(tmp_path):
     np.savez(tmp_path / "calib.npz", x=x)
     spec = project(tmp_path, data="calibration: {npz: calib.npz}")
     assert str(build_error(spec, tmp_path)) == ("model.calibration: input 'x' of sample 2 holds NaN: "
-                                                "verification data must be finite")
+                                                "calibration and evaluation data must be finite")
 
 
 def test_accuracy_gate_with_unlabelled_evaluation_data(tmp_path):
