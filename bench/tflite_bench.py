@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from compiler.frontend import load_spec  # noqa: E402
-from compiler.passes import tflite  # noqa: E402
+from compiler.passes.pipeline import edge_candidates  # noqa: E402
 from compiler.passes.base import PassContext  # noqa: E402
 from compiler.passes.cache import Cache  # noqa: E402
 from compiler.passes.data import load_dataset  # noqa: E402
@@ -53,7 +53,7 @@ def bench_example(name: str, cache: Cache, threads: int, seconds: float) -> list
     spec = load_spec(str(REPO / "examples" / name / "deploy.yaml"), ["target=android-arm64"])
     model = load_model(spec)
     calibration = load_dataset(spec, "calibration")
-    arts = tflite.candidates(model, calibration, PassContext(spec, cache))
+    arts = edge_candidates(model, calibration, PassContext(spec, cache))
     row = {k: np.ascontiguousarray(v[:1]) for k, v in calibration.inputs.items()}
     rows = []
     p50, p99, n = timed(eager_runner(model.module, threads), row, seconds)

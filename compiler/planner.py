@@ -15,7 +15,6 @@ from typing import Callable
 from compiler.candidates import Candidate as C
 from compiler.frontend.spec import Spec
 from compiler.gpu import Profile, cuda_precision, profile_for
-from compiler.passes import registry
 
 HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
 
@@ -111,9 +110,14 @@ def engine_precision(spec: Spec) -> str:
     return cuda_precision(spec)
 
 
-def _legal(spec: Spec, pass_name: str) -> str | None:
+# The name a target profile's `passes:` lists for a pass, where it is not the pass's own name.
+TARGET_KEYS = {"onnx-transformer-opt": "ort-optimize", "tflite-quantize": "tflite"}
+
+
+def legal(spec: Spec, pass_name: str) -> str | None:
     """None when the target allows the pass, else why not."""
-    return registry.get(pass_name).allowed(spec)
+    key = TARGET_KEYS.get(pass_name, pass_name)
+    return None if key in spec.target.passes else f"target {spec.target.name} does not run {key}"
 
 
 def _config(pass_name: str, candidate: C, precision: str = "fp32", backend: str = "onnxruntime", **kw) -> StepConfig:
@@ -165,7 +169,7 @@ def _onnx_steps(spec: Spec, gpu_on_host: bool) -> list[Step]:
 
 def _want(name: str, spec: Spec, wanted: bool, why_not: str, config: StepConfig,
           why: str = "asked for by the spec") -> Step:
-    illegal = _legal(spec, name)
+    illegal = legal(spec, name)
     if illegal:
         return Step(name, False, illegal, config)
     return Step(name, True, why, config) if wanted else Step(name, False, why_not, config)
@@ -176,7 +180,7 @@ def _aoti(spec: Spec, gpu_on_host: bool) -> Step:
     precision = cuda_precision(spec) if t.is_gpu else "fp32"
     config = (_config("aoti", C.aoti_cuda(precision), precision, "torch", device="cuda") if t.is_gpu
               else _config("aoti", C.AOTI_CPU, "fp32", "torch"))
-    illegal = _legal(spec, "aoti")
+    illegal = legal(spec, "aoti")
     if illegal or mode == "never" or not _torch_source(spec):
         why = illegal or ("optimize.aoti is never" if mode == "never" else "needs a PyTorch source")
         return Step("aoti", False, why, config)
@@ -203,7 +207,7 @@ def _tensorrt(spec: Spec, gpu_on_host: bool) -> Step:
     # int8 calibrates at the opt shape, so its non-batch dims follow the calibration data's.
     config = _config("tensorrt", C.tensorrt(precision), precision, "tensorrt", device="cuda",
                      variant="calibrated-opt-shapes" if precision == "int8" else "", profile=profile_for(spec))
-    illegal = _legal(spec, "tensorrt")
+    illegal = legal(spec, "tensorrt")
     if illegal:
         return Step("tensorrt", False, illegal, config)
     from compiler.gpu import tensorrt_status
@@ -223,7 +227,7 @@ TFLITE_VARIANTS = ((C.TFLITE_FP16, "fp16", "weight_only_fp16"),
 
 def _edge_steps(spec: Spec) -> list[Step]:
     convert = _config("tflite", C.TFLITE_FP32, "fp32", "litert")
-    illegal = _legal(spec, "tflite")
+    illegal = legal(spec, "tflite")
     if not _torch_source(spec):
         return [Step("tflite", False, "litert-torch converts PyTorch modules; the source is ONNX", convert)]
     why = "litert-torch conversion at fixed shapes"

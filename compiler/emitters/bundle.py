@@ -26,7 +26,8 @@ from compiler.emitters.templating import render
 from compiler.errors import DeploycError
 from compiler.frontend.huggingface import TOKENIZER, tokenizer_file
 from compiler.report_model import Report
-from compiler.writer import dumps
+from compiler.serialize import dumps
+from compiler.tflite_signature import signature_details
 
 MODEL = "model/model.tflite"
 # How a Kotlin ByteBuffer writes/reads each dtype: (bytes, put, get, array type).
@@ -49,8 +50,6 @@ class BundleEmitter:
         if sel.format != "tflite":
             raise DeploycError(f"bundle: the selected artifact is {sel.format} ({sel.candidate}); "
                                "the bundle ships a .tflite (edge targets)")
-        from compiler.passes.tflite import signature_details
-
         details = signature_details(sel.path)
         files: dict[str, bytes] = {}
         if ctx.runtime is not None:

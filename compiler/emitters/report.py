@@ -11,7 +11,7 @@ from compiler.emitters.base import EmitContext, Files
 from compiler.emitters.templating import render
 from compiler.report_model import (CandidateRow, LatencyRow, Measurement, PlanRow, Report, ReportPlan, Selected,
                                    VerificationData)
-from compiler.writer import dumps
+from compiler.serialize import dumps
 
 
 def report_data(spec, plan, results, selection) -> Report:

@@ -67,6 +67,14 @@ def _accuracy(reference, data: Dataset, task: str) -> float | None:
     return round(float((reference[0].argmax(-1) == data.labels).mean()), 6)
 
 
+def edge_candidates(model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -> list[Artifact]:
+    """The fp32 .tflite and the variants the plan runs for an edge target, as a build makes them
+    (for tests and bench/tflite_bench.py)."""
+    from compiler.planner import plan
+
+    return run_steps(plan(ctx.spec), model, calibration, ctx)
+
+
 def run_steps(plan: Plan, model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -> list[Artifact]:
     """Each planned step through its registered pass, with the step's config. The first step (the
     export, or the fp32 .tflite) is fatal when it fails: nothing to judge; a later step fails only

@@ -18,7 +18,6 @@ from compiler.candidates import Candidate as C
 from compiler.errors import DeploycError
 
 if TYPE_CHECKING:
-    from compiler.frontend.spec import Spec
     from compiler.passes.base import Artifact, PassContext
     from compiler.planner import Step
 
@@ -40,13 +39,7 @@ Run = Callable[["Step", PassInputs, "PassContext"], "Artifact"]
 class PassDef:
     name: str
     candidates: tuple[C, ...]
-    run: Run
-    target_key: str = ""  # the name a target's `passes:` must list; the pass's own name if empty
-
-    def allowed(self, spec: Spec) -> str | None:
-        """None when the target allows the pass, else why not."""
-        key = self.target_key or self.name
-        return None if key in spec.target.passes else f"target {spec.target.name} does not run {key}"
+    run: Run  # whether the target allows it is the planner's decision (planner.legal)
 
 
 _PASSES: dict[str, PassDef] = {}
@@ -140,7 +133,7 @@ def _tflite_quantize(step, inputs, ctx):
 register(PassDef("onnx-export", (C.ONNX_FP32,), _export))
 register(PassDef("ort-optimize", (C.ONNX_OPT,), _ort_optimize))
 # Graph optimization too: a target that runs ort-optimize runs it (huggingface sources only, planner.py).
-register(PassDef("onnx-transformer-opt", (C.ONNX_TRANSFORMER_OPT,), _transformer_opt, target_key="ort-optimize"))
+register(PassDef("onnx-transformer-opt", (C.ONNX_TRANSFORMER_OPT,), _transformer_opt))
 register(PassDef("fp16", (C.ONNX_FP16,), _fp16))
 register(PassDef("int8-dynamic", (C.ONNX_INT8_DYNAMIC,), _int8_dynamic))
 register(PassDef("int8-static", (C.ONNX_INT8_STATIC,), _int8_static))
@@ -148,5 +141,4 @@ register(PassDef("prune", (C.ONNX_PRUNED,), _prune))
 register(PassDef("aoti", (C.AOTI_CPU, C.AOTI_CUDA_FP32, C.AOTI_CUDA_FP16, C.AOTI_CUDA_BF16), _aoti))
 register(PassDef("tensorrt", (C.TENSORRT_FP32, C.TENSORRT_FP16, C.TENSORRT_BF16, C.TENSORRT_INT8), _tensorrt))
 register(PassDef("tflite", (C.TFLITE_FP32,), _tflite))
-register(PassDef("tflite-quantize", (C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC), _tflite_quantize,
-                 target_key="tflite"))
+register(PassDef("tflite-quantize", (C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC), _tflite_quantize))

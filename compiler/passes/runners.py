@@ -6,6 +6,8 @@ measured here is the latency the runtime sees per batch.
 
 from __future__ import annotations
 
+import importlib
+
 from pathlib import Path
 from typing import Callable
 
@@ -88,19 +90,17 @@ def pt2_runner(path: Path, threads: int) -> Runner:
     return run
 
 
-def _tflite(path: Path, threads: int) -> Runner:
-    from compiler.passes.tflite import tflite_runner  # ai-edge-litert: imported only when a .tflite runs
-
-    return tflite_runner(path, threads)
-
-
-def _trt(path: Path, threads: int) -> Runner:
-    from compiler.passes.tensorrt_engine import trt_runner  # tensorrt: imported only when an engine runs
-
-    return trt_runner(path, threads)
+def _by_name(target: str) -> Factory:
+    """A runner that lives in its pass's module, named as "module:function" and imported when an
+    artifact of its format first runs (ai-edge-litert, tensorrt are heavy or absent). By name, as
+    the emitter registry does: the passes import this module, not the other way round."""
+    def factory(path: Path, threads: int) -> Runner:
+        module, func = target.split(":")
+        return getattr(importlib.import_module(module), func)(path, threads)
+    return factory
 
 
 register("onnx", _onnx)
 register("pt2", pt2_runner)
-register("tflite", _tflite)
-register("trt", _trt)
+register("tflite", _by_name("compiler.passes.tflite:tflite_runner"))
+register("trt", _by_name("compiler.passes.tensorrt_engine:trt_runner"))

@@ -17,7 +17,6 @@ from compiler.errors import DeploycError, PassError, SpecError, SpecIssue
 from compiler.frontend.spec import Spec, TensorSpec
 from compiler.passes.base import Artifact, PassContext, library_versions
 from compiler.digest import sha256_file
-from compiler.passes.data import Dataset
 from compiler.passes.load import LoadedModel
 from compiler.passes.runners import Runner
 from compiler.tflite_signature import SIGNATURE, SignatureDetails, TensorDetail, signature_details  # noqa: F401
@@ -69,14 +68,6 @@ def _describe(spec: Spec, shapes: dict[str, tuple[int, ...]]) -> str:
 
 
 # ---- conversion -----------------------------------------------------------------------------
-
-def candidates(model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -> list[Artifact]:
-    """The fp32 .tflite and the variants the plan runs, as a build makes them (pipeline.py)."""
-    from compiler.passes.pipeline import run_steps
-    from compiler.planner import plan
-
-    return run_steps(plan(ctx.spec), model, calibration, ctx)
-
 
 def convert_step(model: LoadedModel, ctx: PassContext) -> Artifact:
     """The plan's tflite step: the fp32 .tflite every variant starts from."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 
@@ -20,30 +20,7 @@ from compiler.errors import GateFailure, PassError
 from compiler.passes.base import Artifact, PassContext, library_versions
 from compiler.passes.data import Dataset
 from compiler.passes.runners import Runner, run_chunked, runner_for
-
-
-@dataclass
-class Latency:
-    batch: int
-    p50_ms: float
-    p99_ms: float
-
-
-@dataclass
-class Verification:
-    candidate: str
-    max_abs_error: float
-    cosine: float
-    top1_agreement: float | None = None
-    accuracy: float | None = None
-    accuracy_drop: float | None = None
-    size_mb: float = 0.0
-    latency: list[Latency] = field(default_factory=list)  # empty: not measured on this host
-    non_finite_outputs: int = 0  # samples where the candidate outputs NaN/Inf (the original's are finite)
-    cosine_min: float | None = None  # text models: the worst sentence's cosine (the min_cosine gate reads it)
-
-    def p50(self, batch: int) -> float | None:
-        return next((l.p50_ms for l in self.latency if l.batch == batch), None)
+from compiler.verification import Latency, Verification
 
 
 TEXT_TASKS = ("sentence-embedding", "text-classification", "token-classification")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from compiler.report_model import CandidateRow, LatencyRow, Report
 
@@ -145,22 +143,3 @@ def csv_text(table: list[Row]) -> str:
     for r in table:
         writer.writerow({k: "" if v is None else v for k, v in asdict(r).items()})
     return buf.getvalue()
-
-
-def write_reports(result) -> None:
-    from compiler.sweep.plot import png
-    from compiler.sweep.run import sweep_log
-
-    table = rows(result)
-    _write(result.out / "sweep.md", markdown(result, table).encode())
-    _write(result.out / "sweep.csv", csv_text(table).encode())
-    _write(result.out / "sweep.png", png(table))
-    _write(result.out / ".deployc" / "sweep.json", sweep_log(result))
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write beside, then rename: a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -17,7 +17,6 @@ from compiler.errors import EXIT_FAILED, DeploycError, SpecError
 from compiler.report_model import Report
 from compiler.sweep.jobs import Job, all_failed, expand, is_hydra_override, preflight
 from compiler.sweep.launcher import JobTimes, job_number, job_overrides, launch, normalize
-from compiler.writer import dumps
 
 STAGING = "jobs"  # under <OUT>/.deployc/: where jobs with extra swept keys build before the move
 
@@ -132,7 +131,7 @@ def run_sweep(spec_path: Path, overrides: list[str], out: Path, *, jobs: int | N
               build_image: bool | None = None, cache_enabled: bool = True, echo: bool = True,
               on_plan: Callable[[list[Job]], None] = lambda jobs: None) -> SweepResult:
     from compiler.passes.cache import Cache
-    from compiler.sweep.report import write_reports
+    from compiler.sweep.output import write_reports
 
     spec_path, out = Path(spec_path).resolve(), Path(out).resolve()
     hydra = [o for o in overrides if is_hydra_override(o)] + _parallel(jobs)
@@ -166,15 +165,3 @@ def _tidy(out: Path) -> None:
     staging = out / ".deployc" / STAGING
     if staging.is_dir() and not any(staging.iterdir()):
         staging.rmdir()
-
-
-def sweep_log(result: SweepResult) -> bytes:
-    """Run-specific facts (launcher, times, processes, cache hits): beside the trees, not in them."""
-    rows = []
-    for job, o in zip(result.jobs, result.outcomes):
-        t = o.times
-        rows.append({"folder": job.folder, "overrides": list(job.overrides), "ok": o.ok, "error": o.error,
-                     "started": t.started if t else None, "finished": t.finished if t else None,
-                     "pid": t.pid if t else None, "passes_run": sum(not e["cached"] for e in o.events),
-                     "passes_cached": sum(e["cached"] for e in o.events)})
-    return dumps({"launcher": result.launcher, "jobs": rows})

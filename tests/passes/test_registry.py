@@ -21,9 +21,11 @@ def test_a_pass_registered_twice_is_refused():
 
 
 def test_legality_is_the_targets_pass_list():
+    from compiler.planner import legal
+
     spec = load_spec(EXAMPLES / "digits-cnn" / "deploy.yaml", ["target=android-arm64"])
-    assert registry.get("tflite-quantize").allowed(spec) is None  # listed as `tflite` by the target
-    assert registry.get("fp16").allowed(spec) == "target android-arm64 does not run fp16"
+    assert legal(spec, "tflite-quantize") is None  # listed as `tflite` by the target
+    assert legal(spec, "fp16") == "target android-arm64 does not run fp16"
 
 
 def test_a_missing_runner_is_a_pass_error_naming_the_registered_formats(tmp_path):

@@ -15,6 +15,7 @@ from compiler.frontend.spec import EdgeConfig
 from compiler.passes.base import PassContext
 from compiler.passes.cache import Cache
 from compiler.passes.data import load_dataset
+from compiler.passes.pipeline import edge_candidates
 from compiler.passes.load import load_model, reference_outputs
 from compiler.passes.tflite import fixed_shapes
 
@@ -56,12 +57,11 @@ def test_symbolic_dim_without_fixed_value_names_the_spec_key():
 def digits(tmp_path_factory):
     if MISSING:
         pytest.skip(f"edge toolchain not installed ({', '.join(MISSING)}): pip install -e '.[edge]'")
-    from compiler.passes import tflite
 
     spec = spec_for(DIGITS)
     ctx = PassContext(spec, Cache(tmp_path_factory.mktemp("tflite-cache")))
     model = load_model(spec)
-    arts = tflite.candidates(model, load_dataset(spec, "calibration"), ctx)
+    arts = edge_candidates(model, load_dataset(spec, "calibration"), ctx)
     return spec, ctx, model, arts
 
 
@@ -106,7 +106,7 @@ def test_runner_handles_any_batch_by_looping_the_fixed_batch(tmp_path):
     spec = spec_for(DIGITS, "optimize.edge.batch_size=4", "optimize.precisions=[fp32]", "optimize.quantize=[]")
     ctx = PassContext(spec, Cache(tmp_path))
     model = load_model(spec)
-    [art] = tflite.candidates(model, None, ctx)
+    [art] = edge_candidates(model, None, ctx)
     assert tflite.signature_details(art.path).inputs[0].shape == (4, 1, 8, 8)
     x = load_dataset(spec, "evaluation").inputs["pixels"][:7]  # one full chunk, one padded
     out = _run(art, {"pixels": x})[0]
@@ -117,11 +117,10 @@ def test_runner_handles_any_batch_by_looping_the_fixed_batch(tmp_path):
 @pytest.mark.edge
 @needs_edge
 def test_cache_reuses_every_variant(digits):
-    from compiler.passes import tflite
 
     spec, ctx, model, arts = digits
     again = PassContext(spec, ctx.cache)
-    second = tflite.candidates(model, load_dataset(spec, "calibration"), again)
+    second = edge_candidates(model, load_dataset(spec, "calibration"), again)
     assert [a.sha256 for a in second] == [a.sha256 for a in arts]
     assert all(e.cached for e in again.events)
 
@@ -159,7 +158,7 @@ def test_text_encoder_converts_at_fixed_seq_with_int64_ids(tmp_path):
 
     spec = spec_for(TEXT, "optimize.precisions=[fp32]", "optimize.quantize=[]")
     model = load_model(spec)
-    [art] = tflite.candidates(model, None, PassContext(spec, Cache(tmp_path)))
+    [art] = edge_candidates(model, None, PassContext(spec, Cache(tmp_path)))
     details = tflite.signature_details(art.path)
     assert [(d.name, d.dtype, d.shape) for d in details.inputs] == [("input_ids", "int64", (1, 32))]
     assert [(d.name, d.shape) for d in details.outputs] == [("embedding", (1, 128))]
@@ -173,11 +172,10 @@ def test_text_encoder_converts_at_fixed_seq_with_int64_ids(tmp_path):
 @pytest.mark.edge
 @needs_edge
 def test_a_size_the_model_cannot_take_fails_naming_the_axis(tmp_path):
-    from compiler.passes import tflite
 
     spec = spec_for(TEXT, "optimize.edge.fixed_dims.seq=200")  # the model's positions stop at 128
     with pytest.raises(PassError) as err:
-        tflite.candidates(load_model(spec), None, PassContext(spec, Cache(tmp_path)))
+        edge_candidates(load_model(spec), None, PassContext(spec, Cache(tmp_path)))
     assert "input_ids[1, 200]" in str(err.value)
     assert "dim 1 'seq' = optimize.edge.fixed_dims.seq" in str(err.value)
 
@@ -212,7 +210,7 @@ def test_outputs_keep_the_signature_order_not_the_alphabet(tmp_path):
     spec = spec_for(DIGITS, "optimize.precisions=[fp32]", "optimize.quantize=[]")
     outputs = (TensorSpec("zeta", "float32", ("batch", 64)), TensorSpec("alpha", "float32", ("batch", 1)))
     spec = replace(spec, model=replace(spec.model, outputs=outputs, labels=(), task="generic"))
-    [art] = tflite.candidates(LoadedModel(module=TwoOut().eval(), onnx_path=None, digest="two-out"), None, PassContext(spec, Cache(tmp_path)))
+    [art] = edge_candidates(LoadedModel(module=TwoOut().eval(), onnx_path=None, digest="two-out"), None, PassContext(spec, Cache(tmp_path)))
     assert [d.name for d in tflite.signature_details(art.path).outputs] == ["zeta", "alpha"]
     x = np.random.default_rng(0).random((3, 1, 8, 8), dtype=np.float32)
     zeta, alpha = _run(art, {"pixels": x})

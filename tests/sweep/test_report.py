@@ -9,7 +9,8 @@ from pathlib import Path
 
 from compiler.report_model import LatencyRow, Report
 from compiler.sweep.jobs import Job
-from compiler.sweep.report import NOT_MEASURED, csv_text, markdown, rows, write_reports
+from compiler.sweep.output import write_reports
+from compiler.sweep.report import NOT_MEASURED, csv_text, markdown, rows
 from compiler.sweep.run import JobOutcome, SweepResult
 from tests.report_samples import sample_candidate, sample_report
 
