@@ -39,7 +39,7 @@ bench: venv
 
 # Rewrite every golden (tests/golden/, one harness: tests/golden_harness.py) after an intended
 # change; review `git diff tests/golden` before committing.
-golden: venv
+golden: venv minilm
 	DEPLOYC_REFRESH_GOLDEN=1 $(PY) -m pytest -m golden
 
 # The runtime's gRPC stubs from proto/grpc_predict_v2.proto (committed; a test checks they are current).
