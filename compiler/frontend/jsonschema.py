@@ -20,6 +20,8 @@ def field_schema(rules: dict) -> dict:
                                    ("minlength", "minItems"), ("maxlength", "maxItems"), ("default", "default")):
         if cerberus_key in rules:
             out[json_key] = rules[cerberus_key]
+    if rules.get("empty") is False:
+        out["minLength"] = 1
     if "allowed" in rules:
         out["enum"] = list(rules["allowed"])
     if rules.get("type") in ("list", ["string", "list"]) and "allowed" in rules:
