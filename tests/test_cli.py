@@ -55,9 +55,21 @@ def test_targets_lists_profiles():
     assert {"cpu-x86", "cpu-arm64", "nvidia-t4", "nvidia-a100", "nvidia-h100", "jetson-orin", "android-arm64"} <= set(names)
 
 
-def test_schema_is_json_schema():
+def test_schema_is_json_schema_that_every_example_meets():
+    """Editors validate specs with it: it must be a valid JSON Schema, accept every example, and
+    refuse what the spec schema refuses (an unknown key, an empty path)."""
+    import jsonschema
+    import yaml
+
     schema = json.loads(run_cli("schema").stdout)
-    assert schema["properties"]["model"]["required"] == ["inputs", "outputs"]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for spec in sorted(EXAMPLES.glob("*/deploy.yaml")):
+        doc = {k: v for k, v in yaml.safe_load(spec.read_text()).items() if k != "defaults"}
+        doc.setdefault("target", {})
+        assert [e.message for e in validator.iter_errors(doc)] == [], spec
+    assert not validator.is_valid({**doc, "modle": {}})
+    assert not validator.is_valid({**doc, "model": {**doc["model"], "weights": ""}})
 
 
 def test_explain_shows_each_steps_decision_config_and_reason():
