@@ -6,15 +6,7 @@ from pathlib import Path
 
 import yaml
 
-
-def format_path(parts: tuple | list) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
+from compiler.frontend.keypath import format_path  # noqa: F401 (re-exported)
 
 
 def key_lines(path: Path) -> dict[str, int]:
@@ -33,20 +25,6 @@ def key_lines(path: Path) -> dict[str, int]:
     lines: dict[str, int] = {}
     _walk(root, (), lines)
     return lines
-
-
-def path_at(text: str, index: int) -> str:
-    """The dotted path of the value written at character `index` of a YAML text ('' if none)."""
-    todo = [(yaml.compose(text), ())]
-    while todo:
-        node, parts = todo.pop()
-        if isinstance(node, yaml.ScalarNode) and node.start_mark.index == index:
-            return format_path(parts)
-        if isinstance(node, yaml.MappingNode):
-            todo += [(v, parts + (k.value,)) for k, v in node.value]
-        elif isinstance(node, yaml.SequenceNode):
-            todo += [(v, parts + (i,)) for i, v in enumerate(node.value)]
-    return ""
 
 
 def _walk(node, prefix: tuple, lines: dict[str, int]) -> None:

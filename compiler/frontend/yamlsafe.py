@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from compiler.frontend.keypath import path_at
 from compiler.errors import SpecError, SpecIssue
 
 MAX_BYTES = 1024 * 1024  # a spec or profile is a few KB; the largest example is under 3 KB
@@ -67,8 +68,6 @@ def read_yaml(path: Path, what: str = "spec file"):
         check_structure(text, path.name)
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
     except _LongInt as exc:
-        from compiler.frontend.locate import path_at
-
         raise SpecError(SpecIssue(path_at(text, exc.problem_mark.index), exc.problem, path.name,
                                   exc.problem_mark.line + 1)) from None
     except yaml.MarkedYAMLError as exc:
