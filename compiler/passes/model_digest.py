@@ -28,6 +28,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from compiler.digest import sha256_file
+
 _recording = threading.local()
 _hook_installed = False
 _SKIP_PREFIXES = ("/proc/", "/sys/", "/dev/")  # pseudo-files: content changes from read to read
@@ -120,7 +122,7 @@ def module_digest(module, factory: str, factory_files: list[Path], seen: dict) -
     h.update(attributes_digest(module).encode())
     files = set(factory_files) | _class_sources(module) | _module_sources(seen["modules"], roots)
     files |= {p for p in (_user_file(f, roots) for f in seen["files"]) if p is not None}
-    for digest in sorted(_file_digest(p) for p in files):
+    for digest in sorted(sha256_file(p) for p in files):
         h.update(digest.encode())
     return h.hexdigest()
 
@@ -191,17 +193,9 @@ def _path_free(text: str) -> str:
         return text
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def files_digest(paths: list[Path], extra: str) -> str:
     """For an ONNX source: the model file and the external data files it names."""
     h = hashlib.sha256(extra.encode())
     for p in paths:
-        h.update(_file_digest(p).encode())
+        h.update(sha256_file(p).encode())
     return h.hexdigest()

@@ -24,7 +24,7 @@ from . import grpc_predict_v2_pb2_grpc as pb_grpc
 from .backend import PLATFORMS
 from .errors import InferError, ServerError, SlowBody, Timeout, TooLarge, Unavailable
 from .grpc_convert import code_of, decode_message, response
-from .infer import within
+from .infer import run_request, within
 from .protocol import check_model
 from .state import RuntimeState
 
@@ -133,15 +133,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         if state.engine is None:
             raise Unavailable(f"model {config.model_name!r} is not ready: {state.not_ready_reason()}")
         req = decode_message(request, state.sig)
-        if req.texts is not None:
-            state.tokenize(req)
-        if req.timeout_s is not None:
-            try:
-                results = await within(req.timeout_s, state.engine.infer(req))
-            except (asyncio.TimeoutError, TimeoutError):
-                raise Timeout(f"the request took longer than its timeout ({req.timeout_s} s)") from None
-        else:
-            results = await state.engine.infer(req)
+        results = await run_request(state, req)
         return response(req, results, config.model_name, config.model_version)
 
 

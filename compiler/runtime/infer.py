@@ -34,6 +34,19 @@ else:  # Python 3.10
         return await asyncio.wait_for(coro, seconds)
 
 
+async def run_request(state: RuntimeState, req):
+    """Tokenize a text request, then infer within the request's own timeout if it set one (HTTP
+    and gRPC share this: one path from a decoded request to results)."""
+    if req.texts is not None:
+        state.tokenize(req)
+    if req.timeout_s is None:
+        return await state.engine.infer(req)
+    try:
+        return await within(req.timeout_s, state.engine.infer(req))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise Timeout(f"the request took longer than its timeout ({req.timeout_s} s)") from None
+
+
 def error_body(message: str) -> bytes:
     return json.dumps({"error": message}, allow_nan=False).encode()
 
@@ -116,15 +129,7 @@ class Handler:
         config = state.config
         header_length = headers.get(b"inference-header-content-length")
         req = decode(body, None if header_length is None else header_length.decode("latin-1"), state.sig)
-        if req.texts is not None:
-            state.tokenize(req)
-        if req.timeout_s is not None:
-            try:
-                results = await within(req.timeout_s, state.engine.infer(req))
-            except (asyncio.TimeoutError, TimeoutError):
-                raise Timeout(f"the request took longer than its timeout ({req.timeout_s} s)") from None
-        else:
-            results = await state.engine.infer(req)
+        results = await run_request(state, req)
         content, head_length = encode(req, results, config.model_name, config.model_version)
         if head_length is None:
             return JSON_HEADERS, content
