@@ -20,7 +20,7 @@ from pathlib import Path
 from compiler.errors import SpecError, SpecIssue
 
 TASKS = ("sentence-embedding", "text-classification")
-NOT_YET = ("token-classification",)
+NOT_YET = ("token-classification", "text-generation")
 # sentence-transformers pooling modes built here (mirrored with torch ops in passes/source_huggingface.py).
 POOLING = ("cls", "max", "mean", "mean_sqrt_len_tokens")
 _LEGACY_POOLING = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",

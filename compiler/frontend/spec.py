@@ -49,6 +49,14 @@ class Normalization:
 
 
 @dataclass(frozen=True)
+class GenerationConfig:
+    """task text-generation: sizes in tokens."""
+
+    max_context: int  # prompt + generated tokens: KV cache, memory plan, runtime limit
+    max_new_tokens: int  # most new tokens per request; the default of `max_tokens`
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     inputs: tuple[TensorSpec, ...]  # written by the user, or derived (source huggingface)
     outputs: tuple[TensorSpec, ...]
@@ -58,6 +66,7 @@ class ModelSpec:
     revision: Optional[str]
     max_length: int  # tokens per sequence, special tokens included
     truncation: str  # error | truncate: what a longer text gets
+    generation: GenerationConfig  # used by task text-generation only
     source: str = "pytorch"
     factory: Optional[str] = None
     weights: Optional[str] = None
@@ -80,6 +89,8 @@ class Gates:
     max_accuracy_drop: Optional[float] = None
     max_latency_p99_ms: Optional[float] = None
     max_size_mb: Optional[float] = None
+    min_token_agreement: Optional[float] = None  # text-generation
+    max_perplexity_increase: Optional[float] = None  # text-generation, relative
 
 
 @dataclass(frozen=True)
