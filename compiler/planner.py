@@ -54,6 +54,18 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
+class LatencyPlan:
+    """Which batch sizes verify times and how `fastest` weighs them: the batches the server runs
+    (serve.batching) are measured and count most, so a candidate that wins at batch 1 but loses
+    where a batching server spends its time is not shipped."""
+
+    batches: tuple[int, ...]  # ascending: optimize.latency.batch_sizes and the serving batch
+    weights: tuple[float, ...]  # one per batch, summing to 1
+    serving_batch: int  # serve.batching.max_batch_size with batching on, else 1
+    note: str  # the decision in words, for the selection's reason
+
+
+@dataclass(frozen=True)
 class Plan:
     target: str
     passes: tuple[Step, ...]
@@ -64,6 +76,8 @@ class Plan:
     preference: tuple[str, ...]
     gpu_on_host: bool = False  # what the host probe said
     target_engine: EngineConfig | None = None  # GPU targets only
+    engine_plan: EnginePlan | None = None  # serve.engine vllm: its dtype and capacity plan
+    latency: LatencyPlan | None = None  # None: latency is not measured on this host
 
     def runs(self, name: str) -> bool:
         return any(s.name == name and s.run for s in self.passes)
@@ -89,11 +103,13 @@ def host_plan(spec: Spec, probe: Callable[[], bool] | None = None) -> Plan:
 
 
 def plan(spec: Spec, gpu_on_host: bool = False) -> Plan:
+    if spec.serve.engine == "vllm":
+        return _vllm_plan(spec, gpu_on_host)
     t = spec.target
     steps = _edge_steps(spec) if t.is_edge else _onnx_steps(spec, gpu_on_host)
     measure, note = _measurement(spec)
     return Plan(t.name, tuple(steps), tuple(_emitters(spec)), measure, note, _preference(spec),
-                gpu_on_host, target_engine(spec))
+                gpu_on_host, target_engine(spec), latency_plan(spec) if measure else None)
 
 
 def target_engine(spec: Spec) -> EngineConfig | None:
@@ -268,6 +284,24 @@ def _measurement(spec: Spec) -> tuple[bool, str]:
         return True, f"measured on the build host ({HOST_ARCH}); {runs}"
     what = f"an NVIDIA {t.gpu.model} GPU" if t.is_gpu and t.gpu else f"an {t.arch} CPU"
     return False, f"not measured on this host (the target runs on {what}; this host is {HOST_ARCH} without it)"
+
+
+# The share of the selection score that the batch the server runs carries; the other measured
+# batches share the rest equally (a server also runs small batches when traffic is light).
+SERVING_WEIGHT = 0.5
+
+
+def latency_plan(spec: Spec) -> LatencyPlan:
+    b = spec.serve.batching
+    serving = b.max_batch_size if b.enabled else 1
+    batches = tuple(sorted({*spec.optimize.latency.batch_sizes, serving}))
+    rest = len(batches) - 1
+    weights = tuple(1.0 if not rest else SERVING_WEIGHT if n == serving else (1 - SERVING_WEIGHT) / rest
+                    for n in batches)
+    source = ("serve.batching.max_batch_size, batching on" if b.enabled else "batching off")
+    note = (f"batches {', '.join(map(str, batches))} weighted toward batch {serving} ({source})"
+            if rest else f"batch {serving} ({source})")
+    return LatencyPlan(batches, weights, serving, note)
 
 
 def _preference(spec: Spec) -> tuple[str, ...]:

@@ -11,8 +11,9 @@ similarity metrics as plain ratios. A metric that is null in report.json is None
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from compiler.errors import DeploycError
@@ -161,6 +162,37 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One side of an A/B experiment (rollout.strategy experiment): the build whose selected model
+    it serves. `control` is variant A (the running model, read from the report.json the spec's
+    rollout.experiment.control.report names), `candidate` variant B (this build)."""
+
+    name: str
+    version: str
+    target: str
+    candidate: str  # the selected artifact's candidate name
+    sha256: str
+    size_mb: Number | None
+    accuracy: Number | None
+    p50_ms: Number | None  # batch 1, on the build host of that report
+    image: str | None  # the image digest (or id) when that build made one
+
+    @classmethod
+    def of(cls, report: "Report") -> "Variant":
+        row = report.chosen
+        lat = row.latency_at(1) if row is not None else None
+        image = (report.image.digest or report.image.id) if report.image is not None else None
+        return cls(report.name, report.version, report.target, report.selected.candidate, report.selected.sha256,
+                   row.size_mb if row else None, row.accuracy if row else None, lat.p50_ms if lat else None, image)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    control: Variant | None  # None: the spec names no control report
+    candidate: Variant
+
+
+@dataclass(frozen=True)
 class Report:
     """report.json of one target. `gates` holds only the gates the spec sets (name -> threshold);
     `notes` says per subject what the reader should know (sorted by subject); `measured` is False
@@ -180,6 +212,7 @@ class Report:
     selected: Selected
     notes: Mapping[str, str]
     image: ImageInfo | None = None
+    experiment: Experiment | None = None  # only with rollout.strategy experiment
 
     @property
     def chosen(self) -> CandidateRow | None:
@@ -201,6 +234,7 @@ class Report:
             "baseline": _measurement_json(self.baseline) if self.baseline else None,
             "selected": _plain(self.selected), "notes": dict(self.notes),
             **({"image": _image_json(self.image)} if self.image is not None else {}),
+            **({"experiment": asdict(self.experiment)} if self.experiment is not None else {}),
         }
 
     @classmethod
@@ -346,6 +380,12 @@ _image = _record(ImageInfo, lambda t: dict(id=t("id", _text, null=True), tags=t(
                                           digest=t("digest", _text, default=None)))
 
 
+_variant = _record(Variant, lambda v: dict(
+    name=v("name", _text), version=v("version", _text), target=v("target", _text), candidate=v("candidate", _text),
+    sha256=v("sha256", _text), size_mb=v("size_mb", _number, null=True), accuracy=v("accuracy", _number, null=True),
+    p50_ms=v("p50_ms", _number, null=True), image=v("image", _text, null=True)))
+
+
 def _report_fields(t: _Object) -> dict:
     return {
         "name": t("name", _text), "version": t("version", _text), "target": t("target", _text),
@@ -363,7 +403,15 @@ def _report_fields(t: _Object) -> dict:
             candidate=s("candidate", _text), reason=s("reason", _text), sha256=s("sha256", _text)))),
         "notes": t("notes", _mapping(_text)),
         "image": t("image", _image, default=None),
+        "experiment": t("experiment", _record(Experiment, lambda e: dict(
+            control=e("control", _variant, null=True), candidate=e("candidate", _variant))), default=None),
     }
 
 
 _read_report = _record(Report, _report_fields)
+
+
+def read_report(path) -> Report:
+    """A report.json file (variant A's, for an experiment); ReportFormatError names what is wrong."""
+    with open(path, encoding="utf-8") as fh:
+        return Report.from_json_dict(json.load(fh), where=str(getattr(path, "name", path)))

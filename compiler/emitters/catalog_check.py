@@ -48,7 +48,30 @@ def series_label(pod_label: str) -> str:
 
 
 CANARY_HASH_LABEL = series_label(ROLLOUTS_HASH_POD_LABEL)  # rollouts_pod_template_hash
-SCRAPE_LABELS = TARGET_LABELS | frozenset(KUBERNETES_TARGET_LABELS) | frozenset(map(series_label, POD_TARGET_LABELS))
+# A/B experiments (rollout.strategy experiment): which variant a pod serves, as the series label
+# `variant`, added by the ServiceMonitor's relabelings (variant_relabelings), never by the runtime.
+VARIANT_LABEL = "variant"
+CONTROL, CANDIDATE = "control", "candidate"  # variant A (Argo's stable, Flagger's primary), variant B
+# Argo Rollouts sets this pod label from the Rollout's stableMetadata/canaryMetadata, and rewrites
+# it when it promotes the canary, so a pod's series always carry its current role.
+VARIANT_POD_LABEL = "deployc.dev/variant"
+SCRAPE_LABELS = (TARGET_LABELS | frozenset(KUBERNETES_TARGET_LABELS) | frozenset(map(series_label, POD_TARGET_LABELS))
+                 | {VARIANT_LABEL})
+
+
+def variant_relabelings(controller: str, name: str) -> list[dict[str, str | list[str]]]:
+    """ServiceMonitor relabelings that put `variant` on an experiment's series.
+
+    Argo: the pod label Argo maintains (VARIANT_POD_LABEL). Flagger has no per-track pod metadata;
+    it copies the target Deployment to `<name>-primary` and renames the selector label
+    (app.kubernetes.io/name) of the copy's pods to `<name>-primary`, so that label tells them apart.
+    Relabel regexes are anchored: `<name>` never matches `<name>-primary`."""
+    if controller == "argo":
+        source = f"__meta_kubernetes_pod_label_{series_label(VARIANT_POD_LABEL)}"
+        return [{"sourceLabels": [source], "targetLabel": VARIANT_LABEL}]
+    source = "__meta_kubernetes_pod_label_app_kubernetes_io_name"
+    return [{"sourceLabels": [source], "regex": regex, "targetLabel": VARIANT_LABEL, "replacement": variant}
+            for regex, variant in ((f"{name}-primary", CONTROL), (name, CANDIDATE))]  # DNS labels: no metacharacters
 
 
 def known_series() -> Known:

@@ -5,12 +5,12 @@ build's results. report.md renders Report.to_json_dict(), exactly what report.js
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from compiler.emitters.base import EmitContext, Files
 from compiler.emitters.templating import render
-from compiler.report_model import (CandidateRow, LatencyRow, Measurement, PlanRow, Report, ReportPlan, Selected,
-                                   VerificationData)
+from compiler.report_model import (CandidateRow, Experiment, LatencyRow, Measurement, PlanRow, Report, ReportPlan,
+                                   Selected, Variant, VerificationData, read_report)
 from compiler.serialize import dumps
 
 
@@ -19,7 +19,7 @@ def report_data(spec, plan, results, selection) -> Report:
     v = results.verifications
     rows = [_row(v[a.candidate], a, results.failures[a.candidate]) for a in results.candidates]
     rows += [_broken_row(b) for b in results.broken]
-    return Report(
+    report = Report(
         name=spec.name, version=spec.version, target=spec.target.name, target_description=spec.target.description,
         plan=ReportPlan(tuple(map(_step, plan.passes)), tuple(map(_step, plan.emitters))),
         latency_note=plan.measure_note, measured=plan.measure,
@@ -28,6 +28,17 @@ def report_data(spec, plan, results, selection) -> Report:
         candidates=tuple(rows), baseline=_measurement(results.eager) if results.eager else None,
         selected=Selected(selection.artifact.candidate, selection.reason, selection.artifact.sha256),
         notes=dict(sorted(results.notes.items())))
+    return with_experiment(report, spec)
+
+
+def with_experiment(report: Report, spec) -> Report:
+    """An experiment's report names both variants: A from the report.json the spec names (the
+    front end has checked it), B this build. The image is added later (--image): B's is in `image`."""
+    if spec.rollout.strategy != "experiment":
+        return report
+    path = spec.rollout.experiment.control.report
+    control = Variant.of(read_report(spec.resolve_path(path))) if path else None
+    return replace(report, experiment=Experiment(control=control, candidate=Variant.of(report)))
 
 
 def _step(step) -> PlanRow:

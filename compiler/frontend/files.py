@@ -19,8 +19,9 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from compiler.errors import SpecIssue
+from compiler.errors import DeploycError, SpecIssue
 from compiler.frontend.spec import Spec
+from compiler.report_model import read_report
 
 ALLOW_ENV = "DEPLOYC_ALLOW_PATHS"
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
@@ -47,6 +48,8 @@ def named_files(spec: Spec) -> Iterator[tuple[str, str, str]]:
             yield f"model.{key}.npz", source.npz, "npz"
         if source is not None and source.factory and source.factory.rsplit(":", 1)[0].endswith(".py"):
             yield f"model.{key}.factory", source.factory.rsplit(":", 1)[0], "python"
+    if spec.rollout.strategy == "experiment" and spec.rollout.experiment.control.report:
+        yield "rollout.experiment.control.report", spec.rollout.experiment.control.report, "report"
 
 
 def check(spec: Spec) -> list[SpecIssue]:
@@ -77,6 +80,8 @@ def _kind(path: Path, kind: str) -> str | None:
         return f"{path.name} is not an ONNX model (.onnx)"
     if kind == "weights":
         return _weights_kind(path)
+    if kind == "report":
+        return _report_kind(path)
     if kind == "npz" and (path.suffix != ".npz" or not zipfile.is_zipfile(path)):
         return f"{path.name} is not a .npz archive (numpy.savez writes one)"
     return None
@@ -95,3 +100,12 @@ def _weights_kind(path: Path) -> str | None:
     else:
         ok = zipfile.is_zipfile(path) or head[:1] == bytes([_PICKLE_PROTOCOL])
     return None if ok else f"{path.name} is not a {'safetensors' if path.suffix == '.safetensors' else 'torch.save'} file"
+
+
+def _report_kind(path: Path) -> str | None:
+    """Variant A's report.json, which the report shows beside this build's model."""
+    try:
+        read_report(path)
+    except (OSError, ValueError, DeploycError) as exc:
+        return f"{path.name} is not a deployc report.json: {exc}"
+    return None

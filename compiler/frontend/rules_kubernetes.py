@@ -10,7 +10,7 @@ import re
 from typing import Iterator
 
 from compiler.errors import SpecIssue
-from compiler.frontend import rules_traffic
+from compiler.frontend import rules_experiment, rules_traffic
 from compiler.frontend.spec import Spec
 
 # Services are DNS-1035 labels (start with a letter); the longest suffix added to the name is
@@ -29,7 +29,8 @@ RESERVED_LABELS = frozenset(f"app.kubernetes.io/{k}" for k in
 def check(spec: Spec) -> Iterator[SpecIssue]:
     if "kubernetes" not in spec.target.emitters:
         return
-    for rule in (_names, _ports, _replicas, _labels, _namespaces, _canary_controller, rules_traffic.check):
+    for rule in (_names, _ports, _replicas, _labels, _namespaces, _canary_controller, rules_traffic.check,
+                 rules_experiment.check):
         yield from rule(spec)
 
 

@@ -279,6 +279,39 @@ class Traffic:
 
 
 @dataclass(frozen=True)
+class HeaderMatch:
+    name: str  # '': no header match
+    value: str  # exact value
+
+
+@dataclass(frozen=True)
+class QualityMetric:
+    """A counter the runtime exports: the share of its increase that matches `match` is the quality."""
+
+    name: str
+    match: dict[str, str]
+    better: str  # higher | lower
+
+
+@dataclass(frozen=True)
+class ExperimentControl:
+    report: str  # report.json of variant A's build, relative to the spec; '': not named
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """rollout.experiment (schemas/spec.yaml owns the defaults and says what each one means)."""
+
+    weight: int
+    header: HeaderMatch
+    cookie: str
+    min_samples: int
+    confidence: float
+    quality_metric: QualityMetric
+    control: ExperimentControl
+
+
+@dataclass(frozen=True)
 class RolloutSpec:
     strategy: str
     controller: str
@@ -290,6 +323,7 @@ class RolloutSpec:
     canary: Canary
     blue_green: BlueGreen
     traffic: Traffic
+    experiment: Experiment
 
 
 @dataclass(frozen=True)

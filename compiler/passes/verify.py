@@ -47,13 +47,18 @@ def parity(candidate: str, outputs: list[np.ndarray], reference: list[np.ndarray
         if data.labels is not None:
             v.accuracy = round(float(np.mean(out.argmax(-1) == data.labels)), 6)
             v.accuracy_drop = round(ref_accuracy - v.accuracy, 6) if ref_accuracy is not None else None
+    elif task == "token-classification":  # per token, padding excluded
+        real = data.inputs["attention_mask"].astype(bool)
+        v.top1_agreement = round(float(np.mean((out.argmax(-1) == ref.argmax(-1))[real])), 6)
     return v
 
 
-def measure_latency(run: Runner, spec: Spec, data: Dataset) -> list[Latency]:
+def measure_latency(run: Runner, spec: Spec, data: Dataset, batches: tuple[int, ...] | None = None) -> list[Latency]:
+    """p50/p99 per batch: the plan's batches (optimize.latency.batch_sizes and the serving batch),
+    else the spec's."""
     cfg = spec.optimize.latency
     out = []
-    for batch in cfg.batch_sizes:
+    for batch in batches or cfg.batch_sizes:
         reps = -(-batch // data.size)
         inputs = {k: np.ascontiguousarray(np.concatenate([v] * reps)[:batch]) for k, v in data.inputs.items()}
         for _ in range(cfg.warmup):
@@ -68,14 +73,15 @@ def measure_latency(run: Runner, spec: Spec, data: Dataset) -> list[Latency]:
 
 
 def verify(artifact: Artifact, ctx: PassContext, data: Dataset, reference: list[np.ndarray],
-           ref_accuracy: float | None, measure: bool) -> Verification:
+           ref_accuracy: float | None, measure: bool, batches: tuple[int, ...] | None = None) -> Verification:
     spec = ctx.spec
-    config = {"task": spec.model.task, "latency": asdict(spec.optimize.latency) if measure else None,
+    config = {"task": spec.model.task, "latency": latency_key(spec, batches) if measure else None,
               "threads": spec.serve.threads, "host": host_fingerprint(), "ref_accuracy": ref_accuracy}
     inputs = {"artifact": artifact.sha256, "data": data.digest()}
     key = ctx.cache.key("verify", config, inputs, library_versions("onnxruntime", "torch", "ai-edge-litert"))
     with ctx.timed(f"verify ({artifact.candidate})") as event:
-        entry = ctx.cache.get_or_run(key, lambda d: asdict(_verify(artifact, spec, data, reference, ref_accuracy, measure)))
+        entry = ctx.cache.get_or_run(key, lambda d: asdict(_verify(artifact, spec, data, reference, ref_accuracy,
+                                                                   measure, batches)))
         event.cached = entry.hit
     meta = dict(entry.meta)
     meta["latency"] = [Latency(**l) for l in meta["latency"]]
@@ -83,7 +89,15 @@ def verify(artifact: Artifact, ctx: PassContext, data: Dataset, reference: list[
     return Verification(**meta)
 
 
-def _verify(artifact: Artifact, spec: Spec, data: Dataset, reference, ref_accuracy, measure: bool) -> Verification:
+def latency_key(spec: Spec, batches: tuple[int, ...] | None) -> dict:
+    """The latency settings as a cache key holds them: the batches actually timed (the same key as
+    before when the plan adds none)."""
+    cfg = asdict(spec.optimize.latency)
+    return {**cfg, "batch_sizes": list(batches or cfg["batch_sizes"])}
+
+
+def _verify(artifact: Artifact, spec: Spec, data: Dataset, reference, ref_accuracy, measure: bool,
+            batches: tuple[int, ...] | None = None) -> Verification:
     try:
         run = runner_for(artifact.format, artifact.path, spec.serve.threads)
         outputs = run_chunked(run, data.inputs)
@@ -92,7 +106,7 @@ def _verify(artifact: Artifact, spec: Spec, data: Dataset, reference, ref_accura
     v = parity(artifact.candidate, outputs, reference, data, spec.model.task, ref_accuracy)
     v.size_mb = round(artifact.path.stat().st_size / 1e6, 4)
     if measure:
-        v.latency = measure_latency(run, spec, data)
+        v.latency = measure_latency(run, spec, data, batches)
     return v
 
 

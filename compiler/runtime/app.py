@@ -16,6 +16,7 @@ from starlette.routing import Route
 from .backend import PLATFORMS
 from .config import RuntimeConfig
 from .errors import InferError
+from .feedback import feedback
 from .infer import JSON_HEADERS, PATH, Handler, error_body
 from .openai_api import EmbeddingsHandler, models_body, openai_error
 from .openapi import OPENAPI
@@ -109,7 +110,8 @@ def _routes() -> list[Route]:
         Route("/metrics", metrics), Route("/v2/openapi.json", openapi_doc), Route("/v1/models", openai_models),
     ]
     for base in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
-        routes += [Route(base, model_metadata), Route(base + "/ready", model_ready)]
+        routes += [Route(base, model_metadata), Route(base + "/ready", model_ready),
+                   Route(base + "/feedback", feedback, methods=["POST"])]
     return routes
 
 

@@ -18,6 +18,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # of max_length tokens each.
 TOKEN_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 OUTCOMES = ("success", "client_error", "server_error", "timeout", "rejected")
+FEEDBACK_VALUES = ("true", "false")  # the `correct` label of feedback_total
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ CATALOG: tuple[Metric, ...] = (
     Metric("unknown_tokens_total", "counter",
            "Tokens the tokenizer mapped to its unknown token (over tokens_total: the unknown-token share).",
            ("model",)),
+    # A/B experiments' quality signal: clients (or a labelling job) post whether an answer was right.
+    Metric("feedback_total", "counter",
+           "Feedback on the model's answers (POST /v2/models/{name}/feedback), by whether the answer was correct.",
+           ("model", "correct")),
 )
 
 BY_NAME: dict[str, Metric] = {m.full_name: m for m in CATALOG}

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-from .catalog import CATALOG, OUTCOMES
+from .catalog import CATALOG, FEEDBACK_VALUES, OUTCOMES
 from .config import RuntimeConfig
 from .drift import bucket_counts
 
@@ -55,6 +55,8 @@ class Metrics:
         self.tokens = f["tokens_total"].labels(model)
         self.unknown_tokens = f["unknown_tokens_total"].labels(model)
         self.drift = self._drift(config)
+        # Both series exist from the start, so a share of 0 reads as 0, not as "no data".
+        self.feedback = {v: f["feedback_total"].labels(model, v) for v in FEEDBACK_VALUES}
 
     def _make(self, metric):
         kwargs = {"registry": self.registry, "labelnames": metric.labels}

@@ -5,6 +5,7 @@ Which objects depend on rollout.strategy and rollout.controller:
 - blue-green (argo):    Rollout blueGreen + preview Service + AnalysisTemplate
 - canary (argo):        Rollout canary + AnalysisTemplate, + the router's Services and object (traffic.py)
 - canary (flagger):     Deployment + Canary + MetricTemplates (Flagger makes the Services), + an Ingress for nginx
+- experiment:           the same objects as a canary of its controller, with an A/B analysis (experiment.py)
 and always ServiceAccount, HPA, PodDisruptionBudget, NetworkPolicy and the metrics Service.
 """
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.emitters.base import EmitContext, Files
-from compiler.emitters.kubernetes import argo, crosscheck, flagger, policies, service, traffic, workload
+from compiler.emitters.kubernetes import (argo, crosscheck, experiment, flagger, policies, service, traffic,
+                                         workload)
 from compiler.emitters.kubernetes.common import Workload, plain, to_yaml, workload_of
 
 FOLDER = "k8s"
@@ -40,7 +42,19 @@ def build(w: Workload) -> dict[str, dict[str, Any]]:
         "pdb.yaml": policies.pdb(w),
         "networkpolicy.yaml": policies.network_policy(w),
     }
-    if rollout.strategy == "canary" and rollout.controller == "flagger":
+    if rollout.strategy == "experiment" and rollout.controller == "flagger":
+        objects["deployment.yaml"] = workload.deployment(w, pod, workload.rolling_strategy(w))
+        objects["canary.yaml"] = experiment.flagger_canary(w)
+        for check, template in experiment.flagger_metric_templates(w).items():
+            objects[f"metrictemplate-{check}.yaml"] = template
+        objects.update(traffic.flagger_objects(w))
+        target = policies.ScaleTarget("apps/v1", "Deployment", w.name)
+    elif rollout.strategy == "experiment":
+        objects["rollout.yaml"] = experiment.argo_rollout(w, pod)
+        objects["analysistemplate.yaml"] = experiment.argo_analysis_template(w)
+        objects.update(traffic.argo_objects(w))
+        target = policies.ScaleTarget(argo.API_VERSION, "Rollout", w.name)
+    elif rollout.strategy == "canary" and rollout.controller == "flagger":
         objects["deployment.yaml"] = workload.deployment(w, pod, workload.rolling_strategy(w))
         objects["canary.yaml"] = flagger.canary(w)
         for check, template in flagger.metric_templates(w).items():

@@ -7,6 +7,8 @@ Files (relative to <out>/<target>/):
 - monitoring/prometheusrule.yaml   the same groups as a PrometheusRule (Prometheus Operator)
 - monitoring/servicemonitor.yaml   scrape config for the Operator
 - monitoring/dashboard.json        Grafana dashboard
+- monitoring/experiment.test.yaml  rollout.strategy experiment: promtool tests of the A/B comparison
+                                   queries (compiler/emitters/kubernetes/experiment_tests.py)
 
 Groups: slo.py (SLO recordings, burn-rate alerts), alerts.py (errors, saturation, health),
 drift.py (PSI against the build-time baseline in ctx.runtime.drift, when there is one).
@@ -19,6 +21,7 @@ import json
 import yaml
 
 from compiler.emitters.base import EmitContext, Files
+from compiler.emitters.kubernetes import experiment_tests
 from compiler.emitters.monitoring.alerts import alerts_group
 from compiler.emitters.monitoring.crosscheck import CatalogMismatchError, check_expr, check_groups
 from compiler.emitters.monitoring.dashboard import build_dashboard
@@ -46,13 +49,22 @@ class MonitoringEmitter:
         s = Settings(ctx.spec, self.options)
         groups = build_groups(s, ctx.runtime.drift if ctx.runtime else {})
         known = check_groups(groups)
-        return {
+        files = _experiment_tests(ctx)
+        return files | {
             f"{FOLDER}/rules.yaml": _yaml(rules_file(s, groups)),
             f"{FOLDER}/rules.test.yaml": _yaml(unit_tests(s, groups, "rules.yaml")),
             f"{FOLDER}/prometheusrule.yaml": _yaml(prometheus_rule(s, groups)),
             f"{FOLDER}/servicemonitor.yaml": _yaml(service_monitor(s)),
             f"{FOLDER}/dashboard.json": _json(build_dashboard(s, groups, known)),
         }
+
+
+def _experiment_tests(ctx: EmitContext) -> Files:
+    """An experiment's comparison queries (the analysis in k8s/), tested on their own."""
+    if ctx.spec.rollout.strategy != "experiment":
+        return {}
+    model = ctx.runtime.model_name if ctx.runtime is not None else ctx.spec.name
+    return {f"{FOLDER}/experiment.test.yaml": _yaml(experiment_tests.unit_tests(ctx.spec, model))}
 
 
 def build_groups(s: Settings, baseline: dict) -> list[Group]:

@@ -26,11 +26,19 @@ and renders as:
 
 Without them the Argo and Flagger analysis queries find no canary series and return the
 no-data sentinel (rollout.analysis.on_no_data decides what that means).
+
+An experiment (rollout.strategy experiment) compares the variants by the series label `variant`
+(control | candidate), which the endpoint's relabelings derive from pod labels
+(catalog_check.variant_relabelings; a plain Prometheus adds the same relabel_configs, with
+snake_case keys). A scrape-time target label, not a label the runtime exports: which role a pod
+plays is deployment topology that changes when Argo promotes B (it rewrites the pod label and the
+next scrape follows) while the process keeps running, so an env var read at start would go stale.
 """
 
 from __future__ import annotations
 
-from compiler.emitters.catalog_check import KUBERNETES_TARGET_LABELS, POD_TARGET_LABELS, series_label
+from compiler.emitters.catalog_check import (KUBERNETES_TARGET_LABELS, POD_TARGET_LABELS, series_label,
+                                             variant_relabelings)
 from compiler.emitters.monitoring.rules import Alert, Group, Recording, Settings
 
 METRICS_PORT_NAME = "metrics"
@@ -59,10 +67,18 @@ def service_monitor(s: Settings) -> dict:
             "jobLabel": NAME_LABEL,
             "selector": {"matchLabels": {NAME_LABEL: s.model}},
             "namespaceSelector": {"matchNames": [s.spec.rollout.namespace]},
-            "endpoints": [{"port": METRICS_PORT_NAME, "path": "/metrics"}],
+            "endpoints": [_endpoint(s)],
             "podTargetLabels": list(POD_TARGET_LABELS),
         },
     }
+
+
+def _endpoint(s: Settings) -> dict:
+    endpoint: dict = {"port": METRICS_PORT_NAME, "path": "/metrics"}
+    r = s.spec.rollout
+    if r.strategy == "experiment":  # the `variant` label the experiment's analysis compares by
+        endpoint["relabelings"] = variant_relabelings(r.controller, s.spec.name)
+    return endpoint
 
 
 def relabel_configs() -> list[dict]:
