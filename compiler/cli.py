@@ -92,6 +92,8 @@ def explain(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides,
             table.add_row(step.name, kind, "yes" if step.run else "no", _makes(step.config), step.reason)
     console.print(table)
     console.print(f"latency: {p.measure_note}", markup=False)
+    if p.engine_plan is not None:  # serve.engine vllm: the capacity plan's arithmetic
+        console.print("capacity:\n  " + "\n  ".join(p.engine_plan.capacity.lines), markup=False)
 
 
 def _makes(config) -> str:
@@ -109,7 +111,8 @@ def plan_json(p) -> dict:
         return {**s.row(), "config": asdict(s.config) if s.config else None}
     return {"target": p.target, "gpu_on_host": p.gpu_on_host, "measured": p.measure, "latency_note": p.measure_note,
             "passes": [step(s) for s in p.passes], "emitters": [step(s) for s in p.emitters],
-            "target_engine": asdict(p.target_engine) if p.target_engine else None}
+            "target_engine": asdict(p.target_engine) if p.target_engine else None,
+            **({"engine_plan": asdict(p.engine_plan)} if p.engine_plan else {})}
 
 
 @app.command()

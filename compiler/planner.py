@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from compiler.candidates import Candidate as C
+from compiler.capacity import EnginePlan, spec_engine_plan
 from compiler.frontend.spec import Spec
 from compiler.gpu import Profile, cuda_precision, profile_for
 
@@ -340,3 +341,23 @@ def _emitters(spec: Spec) -> list[Step]:
             out.append(Step(name, True, f"target {spec.target.name} emits {name}"))
     out.append(Step("report", True, "report.md and report.json"))
     return out
+
+
+def _vllm_plan(spec: Spec, gpu_on_host: bool) -> Plan:
+    """serve.engine vllm (an NVIDIA target, a spec rule): vLLM loads the Hugging Face folder itself,
+    so no ONNX pass runs; the capacity plan decides dtype, parallelism and replicas once."""
+    engine = spec_engine_plan(spec)
+    c = engine.capacity
+    passes = (Step("passes", False, "serve.engine is vllm: vLLM loads the Hugging Face folder itself (its "
+                                    f"{engine.quantization or engine.dtype} weights); no ONNX pass runs"),)
+    layout = (f"tensor parallel {c.tensor_parallel}" + (f" x pipeline parallel {c.pipeline_parallel} "
+                                                        f"(LeaderWorkerSet of {c.pipeline_parallel} pods)"
+                                                        if c.multi_node else " in one pod"))
+    emitters = [Step("model", True, "the Hugging Face folder, served as it is (mounted, not copied)"),
+                Step("vllm-image", True, f"vLLM's OpenAI server image, --dtype {engine.dtype}: {engine.why}"),
+                Step("vllm-kubernetes", "kubernetes" in spec.target.emitters, f"{layout}; and a KServe alternative"),
+                Step("vllm-monitoring", "monitoring" in spec.target.emitters and spec.monitoring.enabled,
+                     "rules and dashboards on vLLM's own metrics (its pinned version's catalog)"),
+                Step("report", True, "report.md and report.json")]
+    note = "not measured by deployc: vLLM serves on the target's GPUs; the capacity plan estimates throughput"
+    return Plan(spec.target.name, passes, tuple(emitters), False, note, (), gpu_on_host, None, engine_plan=engine)

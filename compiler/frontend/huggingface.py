@@ -228,6 +228,11 @@ def derive(document: dict, base_dir: Path) -> None:
         if issues:
             raise SpecError(issues)
         return
+    if model.get("task") == "text-generation" and (document.get("serve") or {}).get("engine") == "vllm":
+        from compiler.frontend.llm_config import derive_engine_model  # vLLM loads the folder: config.json only
+
+        return derive_engine_model(document, model_folder(model, base_dir),
+                                   "model.hub_id" if model.get("hub_id") else "model.path")
     _check_keys(model)
     hf = read_model(model_folder(model, base_dir), "model.hub_id" if model.get("hub_id") else "model.path")
     _check_task(model, hf)

@@ -138,7 +138,11 @@ class GpuSpec:
     model: str
     compute_capability: str
     memory_gib: Optional[int] = None
-    count: int = 1
+    count: int = 1  # GPUs per node
+    nodes: int = 1
+    interconnect: str = "pcie"  # nvlink | pcie, between the GPUs of a node
+    network: str = "ethernet"  # infiniband | roce | ethernet, between nodes
+    memory_bandwidth_gbs: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,19 @@ class Replicas:
 
 
 @dataclass(frozen=True)
+class VllmServe:
+    image_digest: Optional[str]
+    gpu_memory_utilization: float
+    prefix_caching: bool
+
+
+@dataclass(frozen=True)
+class Throughput:
+    tokens_per_second: Optional[float]
+    per_replica_tokens_per_second: Optional[float]
+
+
+@dataclass(frozen=True)
 class ServeSpec:
     engine: str
     port: int
@@ -220,6 +237,8 @@ class ServeSpec:
     drain_seconds: int
     batching: Batching
     replicas: Replicas
+    vllm: VllmServe
+    throughput: Throughput
     allow_from_namespaces: tuple[str, ...]
     labels: dict[str, str]
     annotations: dict[str, str]
