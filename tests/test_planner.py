@@ -72,3 +72,12 @@ def test_precision_is_decided_once_for_passes_and_the_target_engine():
 def test_every_registered_candidate_is_ranked_once():
     made = [c for name in registry.names() for c in registry.get(name).candidates]
     assert sorted(made) == sorted(FIDELITY) == sorted(Candidate)
+
+
+def test_the_serving_batch_is_measured_and_weighs_most():
+    lat = plan(load_spec(DIGITS, ["optimize.latency.batch_sizes=[1, 8]", "serve.batching.max_batch_size=64"])).latency
+    assert lat.batches == (1, 8, 64) and lat.serving_batch == 64
+    assert lat.weights == (0.25, 0.25, 0.5) and "weighted toward batch 64" in lat.note
+    off = plan(load_spec(DIGITS, ["optimize.latency.batch_sizes=[32]", "serve.batching.enabled=false"])).latency
+    assert off.batches == (1, 32) and off.serving_batch == 1 and off.weights == (0.5, 0.5) and "batching off" in off.note
+    assert plan(load_spec(DIGITS, ["target=nvidia-h100"])).latency is None  # not measured on this host

@@ -42,10 +42,12 @@ def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
     ref_acc = _accuracy(ref_outputs, data, spec.model.task)
     made = run_steps(plan, model, calibration, ctx)
     candidates, verifications, failures = judge(made, ctx, data, ref_outputs, ref_acc, plan)
-    eager = _eager(model, ctx, data, ref_outputs, ref_acc, plan.measure)
+    eager = _eager(model, ctx, data, ref_outputs, ref_acc, plan.measure, _batches(plan))
     notes = {Candidate.ONNX_PRUNED.value: prune.NOTE} if plan.runs("prune") else {}
+    training = ctx.facts.get("distill")
+    distilled = distill_gates.summary(spec, training, verifications, failures, ref_acc) if training else None
     return PassResults(data, ref_acc, candidates, verifications, failures, eager,
-                       calibration or evaluation or data, notes, list(ctx.broken))
+                       calibration or evaluation or data, notes, list(ctx.broken), distilled)
 
 
 def judge(made: list[Artifact], ctx: PassContext, data: Dataset, ref_outputs, ref_acc, plan: Plan):
@@ -53,11 +55,15 @@ def judge(made: list[Artifact], ctx: PassContext, data: Dataset, ref_outputs, re
     (ctx.broken) and left out; the others are still judged."""
     verifications = {}
     for a in made:
-        v = ctx.attempt(a.candidate, lambda a=a: verify.verify(a, ctx, data, ref_outputs, ref_acc, plan.measure), a)
+        v = ctx.attempt(a.candidate, lambda a=a: verify.verify(a, ctx, data, ref_outputs, ref_acc, plan.measure,
+                                                                   _batches(plan)), a)
         if v is not None:
             verifications[a.candidate] = v
     unmeasured = "" if plan.measure else plan.measure_note
-    failures = {name: verify.check_gates(v, ctx.spec.gates, unmeasured) for name, v in verifications.items()}
+    # Students (optimize.distill) are judged by their own gates, and by the speed they gain.
+    failures = {name: verify.check_gates(v, distill_gates.gates_for(ctx.spec, name), unmeasured)
+                for name, v in verifications.items()}
+    distill_gates.add_speedup_gates(ctx.spec, verifications, failures, unmeasured)
     return [a for a in made if a.candidate in verifications], verifications, failures
 
 
@@ -96,16 +102,22 @@ def _made(step: Step, inputs: PassInputs, ctx: PassContext) -> Artifact:
     return artifact
 
 
-def _eager(model: LoadedModel, ctx: PassContext, data: Dataset, reference, ref_acc, measure: bool):
-    """torch eager as the baseline row of the report (latency only; parity is exact by definition)."""
+def _batches(plan: Plan) -> tuple[int, ...] | None:
+    return plan.latency.batches if plan.latency else None
+
+
+def _eager(model: LoadedModel, ctx: PassContext, data: Dataset, reference, ref_acc, measure: bool,
+           batches: tuple[int, ...] | None = None):
+    """torch eager as the baseline row of the report and the bar `fastest` holds candidates to
+    (latency only; parity is exact by definition)."""
     if model.onnx_path is not None or not measure:
         return None
     with ctx.timed("measure (torch eager)") as event:
-        key = ctx.cache.key("eager-latency", {"latency": ctx.spec.optimize.latency.__dict__,
+        key = ctx.cache.key("eager-latency", {"latency": verify.latency_key(ctx.spec, batches),
                                               "threads": ctx.spec.serve.threads, "host": verify.host_fingerprint()},
                             {"model": model.digest, "data": data.digest()}, verify.library_versions("torch"))
         entry = ctx.cache.get_or_run(key, lambda d: {"latency": [l.__dict__ for l in verify.measure_latency(
-            eager_runner(model.module, ctx.spec.serve.threads), ctx.spec, data)]})
+            eager_runner(model.module, ctx.spec.serve.threads), ctx.spec, data, batches)]})
         event.cached = entry.hit
     v = verify.Verification("torch-eager", 0.0, 1.0, accuracy=ref_acc)
     v.latency = [verify.Latency(**l) for l in entry.meta["latency"]]
