@@ -44,10 +44,8 @@ def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
     candidates, verifications, failures = judge(made, ctx, data, ref_outputs, ref_acc, plan)
     eager = _eager(model, ctx, data, ref_outputs, ref_acc, plan.measure, _batches(plan))
     notes = {Candidate.ONNX_PRUNED.value: prune.NOTE} if plan.runs("prune") else {}
-    training = ctx.facts.get("distill")
-    distilled = distill_gates.summary(spec, training, verifications, failures, ref_acc) if training else None
     return PassResults(data, ref_acc, candidates, verifications, failures, eager,
-                       calibration or evaluation or data, notes, list(ctx.broken), distilled)
+                       calibration or evaluation or data, notes, list(ctx.broken))
 
 
 def judge(made: list[Artifact], ctx: PassContext, data: Dataset, ref_outputs, ref_acc, plan: Plan):
@@ -60,10 +58,7 @@ def judge(made: list[Artifact], ctx: PassContext, data: Dataset, ref_outputs, re
         if v is not None:
             verifications[a.candidate] = v
     unmeasured = "" if plan.measure else plan.measure_note
-    # Students (optimize.distill) are judged by their own gates, and by the speed they gain.
-    failures = {name: verify.check_gates(v, distill_gates.gates_for(ctx.spec, name), unmeasured)
-                for name, v in verifications.items()}
-    distill_gates.add_speedup_gates(ctx.spec, verifications, failures, unmeasured)
+    failures = {name: verify.check_gates(v, ctx.spec.gates, unmeasured) for name, v in verifications.items()}
     return [a for a in made if a.candidate in verifications], verifications, failures
 
 
