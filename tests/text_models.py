@@ -16,6 +16,8 @@ SENTENCES = ["The train to Edinburgh was delayed by forty minutes.", "Yes.", "Be
              "The committee postponed its decision until the environmental report is published next spring.",
              "My laptop fan gets very loud whenever I open more than twenty browser tabs at once."]
 
+TOKEN_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "MISC")  # MISC: a tag without B-/I-
+
 
 def minilm_folder() -> Path:
     """The example's model folder, unpacked once (the same script `make minilm` runs)."""
@@ -23,16 +25,21 @@ def minilm_folder() -> Path:
 
 
 def tiny_bert(folder: Path, pooling: str | list[str] = "mean", normalize: bool = True,
-              classifier: bool = False, seed: int = 0) -> Path:
+              classifier: bool = False, seed: int = 0, tokens: bool = False) -> Path:
     """A 2-layer BERT (hidden 32, 4 heads) with random weights and MiniLM's tokenizer, saved in
-    Hugging Face layout with sentence-transformers modules (or a classification head)."""
+    Hugging Face layout with sentence-transformers modules (or a classification head: per
+    sequence, or per token with BIO labels when `tokens`)."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertModel
+    from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification, BertModel
 
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                         intermediate_size=64, max_position_embeddings=128)
-    if classifier:
+    if tokens:
+        config.id2label = dict(enumerate(TOKEN_LABELS))
+        config.label2id = {v: k for k, v in config.id2label.items()}
+        model = BertForTokenClassification(config)
+    elif classifier:
         config.id2label = {0: "negative", 1: "neutral", 2: "positive"}
         config.label2id = {v: k for k, v in config.id2label.items()}
         model = BertForSequenceClassification(config)
@@ -41,7 +48,7 @@ def tiny_bert(folder: Path, pooling: str | list[str] = "mean", normalize: bool =
     folder.mkdir(parents=True, exist_ok=True)
     model.eval().save_pretrained(str(folder))
     shutil.copy(minilm_folder() / "tokenizer.json", folder / "tokenizer.json")
-    if not classifier:
+    if not (classifier or tokens):
         modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
         if normalize:

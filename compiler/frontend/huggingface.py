@@ -19,8 +19,10 @@ from pathlib import Path
 
 from compiler.errors import SpecError, SpecIssue
 
-TASKS = ("sentence-embedding", "text-classification")
-NOT_YET = ("token-classification", "text-generation")
+TASKS = ("sentence-embedding", "text-classification", "token-classification")
+NOT_YET = ("text-generation",)
+# The transformers head each classification task needs (an architectures entry ends with it).
+HEADS = {"text-classification": "ForSequenceClassification", "token-classification": "ForTokenClassification"}
 # sentence-transformers pooling modes built here (mirrored with torch ops in passes/source_huggingface.py).
 POOLING = ("cls", "max", "mean", "mean_sqrt_len_tokens")
 _LEGACY_POOLING = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
@@ -45,7 +47,7 @@ class HfModel:
     type_vocab_size: int
     max_positions: int | None  # usable tokens per sequence; None when config.json does not say
     labels: tuple[str, ...]  # id2label order; () without a classifier head
-    classifier_head: bool
+    heads: tuple[str, ...]  # the classification tasks config.json's architectures can do
     pooling: tuple[str, ...]  # sentence-transformers pooling modes, in concatenation order
     normalize: bool
     pad_id: int
@@ -138,7 +140,7 @@ def read_model(folder: Path, key: str = "model.path") -> HfModel:
                    int(config.get("hidden_size") or config.get("dim") or 0),
                    int(config.get("num_attention_heads") or config.get("n_heads") or 0),
                    int(config.get("vocab_size") or 0), types, _positions(config, model_type), labels,
-                   any(a.endswith("ForSequenceClassification") for a in arch), pooling, normalize,
+                   tuple(t for t, head in HEADS.items() if any(a.endswith(head) for a in arch)), pooling, normalize,
                    _pad_id(folder, config))
 
 
@@ -208,6 +210,8 @@ def signature(hf: HfModel, task: str) -> tuple[list[dict], list[dict]]:
     inputs = [{"name": n, "dtype": "int64", "shape": list(DIMS), "range": ranges[n]} for n in hf.model_inputs]
     if task == "text-classification":
         outputs = [{"name": "logits", "dtype": "float32", "shape": ["batch", len(hf.labels)]}]
+    elif task == "token-classification":  # one score row per token
+        outputs = [{"name": "logits", "dtype": "float32", "shape": ["batch", "seq", len(hf.labels)]}]
     else:
         outputs = [{"name": "embedding", "dtype": "float32", "shape": ["batch", hf.hidden_size * len(hf.pooling)]}]
     return inputs, outputs
@@ -237,7 +241,7 @@ def derive(document: dict, base_dir: Path) -> None:
     hf = read_model(model_folder(model, base_dir), "model.hub_id" if model.get("hub_id") else "model.path")
     _check_task(model, hf)
     model["inputs"], model["outputs"] = signature(hf, model["task"])
-    model["labels"] = list(hf.labels) if model["task"] == "text-classification" else []
+    model["labels"] = list(hf.labels) if model["task"] in HEADS else []
     _fix_edge_length(document, model["max_length"])
 
 
@@ -269,9 +273,10 @@ def _check_task(model: dict, hf: HfModel) -> None:
     if task not in TASKS:
         raise SpecError(SpecIssue("model.task", f"a huggingface source needs one of {', '.join(TASKS)} "
                                                 f"(got {task!r})"))
-    if task == "text-classification" and not (hf.classifier_head and hf.labels):
-        raise SpecError(SpecIssue("model.task", f"text-classification needs a sequence-classification head and "
-                                                f"config.json id2label; {hf.folder.name} is a "
+    if task in HEADS and not (task in hf.heads and hf.labels):
+        kind = HEADS[task].removeprefix("For").replace("Classification", "-classification").lower()
+        raise SpecError(SpecIssue("model.task", f"{task} needs a {kind} head (config.json architectures "
+                                                f"*{HEADS[task]}) and config.json id2label; {hf.folder.name} is a "
                                                 f"{hf.model_type or 'transformers'} model without one"))
     if not hf.hidden_size or not hf.vocab_size:
         raise SpecError(SpecIssue("model.path", "config.json gives no hidden_size or vocab_size"))

@@ -6,7 +6,7 @@ import math
 import re
 
 from compiler.errors import SpecIssue
-from compiler.frontend import rules_gates, rules_kubernetes, rules_target, rules_values, rules_vllm
+from compiler.frontend import rules_distill, rules_gates, rules_kubernetes, rules_target, rules_values, rules_vllm
 from compiler.frontend.spec import Spec
 
 
@@ -14,7 +14,8 @@ def check(spec: Spec) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     for rule in (_model_source, _calibration, _replicas, _canary, _blue_green, _gpu_on_cpu,
                  _edge_batch, _labels, _latency_threshold, _triton, rules_gates.check, rules_kubernetes.check,
-                 rules_values.check, rules_target.check, rules_vllm.check):
+                 rules_values.check, rules_target.check, rules_distill.check,
+                 rules_vllm.check):
         issues.extend(rule(spec))
     return issues
 
@@ -107,7 +108,7 @@ def _latency_threshold(spec: Spec):
 
 def _labels(spec: Spec):
     m = spec.model
-    if m.labels and m.task not in ("classification", "text-classification"):
+    if m.labels and m.task not in ("classification", "text-classification", "token-classification"):
         yield SpecIssue("model.labels", "labels are for task: classification")
     if m.task == "classification" and m.labels:
         last = m.outputs[0].shape[-1]

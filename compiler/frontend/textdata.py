@@ -14,6 +14,12 @@ from compiler.frontend.spec import Spec
 MAX_BYTES = 64 << 20
 
 
+def sentence_labels(spec: Spec) -> tuple[str, ...]:
+    """The labels a line's "label" may name: a text classifier's; none for other tasks (a token
+    classifier's labels are per token, which a line of text cannot give)."""
+    return spec.model.labels if spec.model.task == "text-classification" else ()
+
+
 def read_rows(path: Path, key: str, labels: tuple[str, ...]) -> tuple[list[str], list[int] | None]:
     """(texts, label indices or None). Every line must be an object with a non-empty "text"."""
     if path.stat().st_size > MAX_BYTES:
@@ -77,7 +83,7 @@ def check(spec: Spec) -> list[SpecIssue]:
             issues.append(SpecIssue(where, f"file not found: {src.text!r} (looked in {path.parent})"))
         else:
             try:
-                read_rows(path, where, spec.model.labels)
+                read_rows(path, where, sentence_labels(spec))
             except SpecError as exc:
                 issues.extend(exc.issues)
     return issues

@@ -4,7 +4,8 @@ The module is transformers' AutoModel plus what the sentence-transformers files 
 (the pooling of 1_Pooling/config.json, masked by attention_mask, and Normalize when modules.json
 lists it), written with the same torch ops as sentence-transformers' Pooling module, so export,
 graph optimization, quantization and TFLite treat it like any PyTorch model. A classifier is
-AutoModelForSequenceClassification returning its logits.
+AutoModelForSequenceClassification (AutoModelForTokenClassification: one score row per token)
+returning its logits.
 
 Attention is loaded as transformers' "eager" implementation: its graph is the one onnxruntime's
 transformer optimizer fuses into Attention nodes (docs/architecture.md, "Transformers").
@@ -54,10 +55,16 @@ def _quiet():
         hf_logging.enable_progress_bar()
 
 
-def build_module(spec: Spec, hf: HfModel) -> torch.nn.Module:
-    from transformers import AutoModel, AutoModelForSequenceClassification
+def _auto_class(task: str):
+    import transformers
 
-    cls = AutoModelForSequenceClassification if spec.model.task == "text-classification" else AutoModel
+    heads = {"text-classification": "AutoModelForSequenceClassification",
+             "token-classification": "AutoModelForTokenClassification"}
+    return getattr(transformers, heads.get(task, "AutoModel"))
+
+
+def build_module(spec: Spec, hf: HfModel) -> torch.nn.Module:
+    cls = _auto_class(spec.model.task)
     try:
         with _quiet():
             inner = cls.from_pretrained(str(hf.folder), attn_implementation="eager", local_files_only=True)
@@ -69,7 +76,7 @@ def build_module(spec: Spec, hf: HfModel) -> torch.nn.Module:
     missing = [n for n in hf.model_inputs if n not in takes]
     if missing:
         raise PassError(NAME, f"{type(inner).__name__}.forward takes no {missing}, which config.json implies")
-    if spec.model.task == "text-classification":
+    if spec.model.task in ("text-classification", "token-classification"):
         module = TextClassifier(inner, hf.model_inputs)
     else:
         module = SentenceEncoder(inner, hf.model_inputs, hf.pooling, hf.normalize)
@@ -103,7 +110,7 @@ class SentenceEncoder(torch.nn.Module):
 
 
 class TextClassifier(torch.nn.Module):
-    """AutoModelForSequenceClassification -> logits."""
+    """AutoModelFor{Sequence,Token}Classification -> logits."""
 
     def __init__(self, model, names):
         super().__init__()
@@ -139,8 +146,8 @@ def pool(mode: str, tokens, attention_mask):
 def reference_outputs(spec: Spec, texts: list[str], inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     hf = facts(spec)
     try:
-        if spec.model.task == "text-classification":
-            return [_classifier_reference(hf, inputs)]
+        if spec.model.task in ("text-classification", "token-classification"):
+            return [_classifier_reference(hf, spec.model.task, inputs)]
         return [_encode(spec, hf, texts)]
     except SpecError:
         raise
@@ -159,12 +166,10 @@ def _encode(spec: Spec, hf: HfModel, texts: list[str]) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def _classifier_reference(hf: HfModel, inputs: dict[str, np.ndarray]) -> np.ndarray:
+def _classifier_reference(hf: HfModel, task: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """transformers' own classifier (its default attention), batch by batch on the evaluation ids."""
-    from transformers import AutoModelForSequenceClassification
-
     with _quiet():
-        model = AutoModelForSequenceClassification.from_pretrained(str(hf.folder), local_files_only=True).eval()
+        model = _auto_class(task).from_pretrained(str(hf.folder), local_files_only=True).eval()
     rows = len(inputs["input_ids"])
     out = []
     with torch.no_grad():

@@ -12,7 +12,7 @@ import numpy as np
 
 from compiler.errors import SpecError, SpecIssue
 from compiler.frontend.spec import Spec
-from compiler.frontend.textdata import read_rows
+from compiler.frontend.textdata import read_rows, sentence_labels
 
 
 def tokenizer(folder, max_length: int, truncate: bool):
@@ -56,7 +56,7 @@ def load_text(spec: Spec, key: str) -> tuple[dict[str, np.ndarray], np.ndarray |
 
     source = getattr(spec.model, key)
     where = f"model.{key}.text"
-    texts, labels = read_rows(spec.resolve_path(source.text), where, spec.model.labels)
+    texts, labels = read_rows(spec.resolve_path(source.text), where, sentence_labels(spec))
     if key == "calibration":
         texts, labels = texts[:source.samples], None if labels is None else labels[:source.samples]
     hf = facts(spec)

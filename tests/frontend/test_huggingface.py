@@ -18,7 +18,8 @@ from tests.text_models import text_spec, tiny_bert
 @pytest.fixture(scope="module")
 def tiny_folders(tmp_path_factory):
     base = tmp_path_factory.mktemp("tiny-hf")
-    return {"embed": tiny_bert(base / "embed"), "classify": tiny_bert(base / "classify", classifier=True)}
+    return {"embed": tiny_bert(base / "embed"), "classify": tiny_bert(base / "classify", classifier=True),
+            "tokens": tiny_bert(base / "tokens", tokens=True)}
 
 
 @pytest.fixture
@@ -49,6 +50,14 @@ def test_the_signature_is_derived_from_the_model(embed, classify, tmp_path):
     assert spec.model.labels == ("negative", "neutral", "positive")
 
 
+def test_token_classification_scores_every_token(tiny_folders, tmp_path):
+    folder = shutil.copytree(tiny_folders["tokens"], tmp_path / "ner")
+    spec = load_spec(text_spec(folder, "token-classification"))
+    assert [(t.name, t.shape) for t in spec.model.outputs] == [("logits", ("batch", "seq", 6))]
+    assert spec.model.labels == ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "MISC")
+    assert "sequence-classification head" in issues(text_spec(folder, "text-classification"))["model.task"].message
+
+
 def test_pooling_modes_concatenate(embed):
     (embed / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode": ["cls", "max"]}))
     assert load_spec(text_spec(embed)).model.outputs[0].shape == ("batch", 64)
@@ -71,7 +80,8 @@ def test_a_folder_that_is_not_one(tmp_path):
 def test_a_task_the_head_cannot_do(embed, classify):
     message = issues(text_spec(embed, "text-classification"))["model.task"].message
     assert "sequence-classification head" in message and "id2label" in message
-    assert "not supported yet" in issues(text_spec(classify, "token-classification"))["model.task"].message
+    message = issues(text_spec(classify, "token-classification"))["model.task"].message
+    assert "token-classification head" in message and "ForTokenClassification" in message
     assert "needs one of" in issues(text_spec(classify, "classification"))["model.task"].message
 
 
