@@ -90,7 +90,8 @@ def _serving(threads: int, max_queue_delay_ms: float) -> dict:
     """The serving knobs the bench runs with (the examples' spec values; batching on)."""
     return dict(providers=["CPUExecutionProvider"], threads=threads, batching=True, max_batch_size=32,
                 max_queue_delay_ms=max_queue_delay_ms, max_request_bytes=4 * 1024 * 1024, request_timeout_s=10.0,
-                max_concurrency=64, drain_seconds=20, drift={}, trt_engine_cache="", trt_options={}, text=None)
+                max_concurrency=64, drain_seconds=20, drift={}, trt_engine_cache="", trt_options={}, text=None,
+                generation=None)
 
 
 def build_examples(work: Path, threads: int) -> list[Path]:

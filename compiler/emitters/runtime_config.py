@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from compiler.emitters.base import SelectedArtifact
 from compiler.frontend.spec import Spec, TensorSpec
 from compiler.gpu import ort_profile_options
 from compiler.planner import EngineConfig, target_engine
 from compiler.frontend.huggingface import TOKENIZER, spec_model
-from compiler.runtime.config import DATATYPES, DriftBaseline, RuntimeConfig, TensorInfo, TextConfig
+from compiler.runtime.config import (DATATYPES, DriftBaseline, GenerationRuntime, RuntimeConfig, TensorInfo,
+                                     TextConfig)
 
-BACKENDS = {"onnx": "onnxruntime", "pt2": "torch", "tflite": "litert"}
+BACKENDS = {"onnx": "onnxruntime", "pt2": "torch", "tflite": "litert", "genai": "onnxruntime-genai"}
+GENAI_DIR = "genai"  # the onnxruntime-genai folder under model/ (the builder's output, as written)
 TRT_CACHE = "/var/cache/deployc/trt"
 
 
@@ -42,7 +47,7 @@ def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, Drif
         drain_seconds=s.drain_seconds, drift=drift,
         trt_engine_cache=TRT_CACHE if "TensorrtExecutionProvider" in providers else "",
         trt_options=trt_options(engine or target_engine(spec)) if "TensorrtExecutionProvider" in providers else {},
-        text=text_config(spec),
+        text=text_config(spec), generation=generation_config(spec, selected),
     )
 
 
@@ -52,11 +57,34 @@ TEXT_INPUT = "text"  # the BYTES input clients send to a text model
 def text_config(spec: Spec) -> TextConfig | None:
     """How the server tokenizes (huggingface sources): the model's tokenizer.json, copied next to it."""
     m = spec.model
-    if m.source != "huggingface":
+    if m.source != "huggingface" or m.task == "text-generation":  # generation: onnxruntime-genai tokenizes
         return None
     return TextConfig(input=TEXT_INPUT, tokenizer=TOKENIZER, max_length=m.max_length, truncation=m.truncation,
                       task=m.task, labels=list(m.labels), pad_id=spec_model(spec).pad_id,
                       model_inputs=[t.name for t in m.inputs])
+
+
+def generation_config(spec: Spec, selected: SelectedArtifact) -> GenerationRuntime | None:
+    """A text-generation model's limits; the chat template is whatever the builder copied next to it."""
+    if spec.model.task != "text-generation":
+        return None
+    g = spec.model.generation
+    return GenerationRuntime(model_dir=GENAI_DIR, max_context=g.max_context, max_new_tokens=g.max_new_tokens,
+                             chat_template=has_chat_template(selected.path))
+
+
+def has_chat_template(folder: Path) -> bool:
+    """Transformers 5 writes the template to chat_template.jinja; older tokenizers keep it in
+    tokenizer_config.json's chat_template: either one serves chat completions."""
+    if not folder.is_dir():
+        return False
+    if (folder / "chat_template.jinja").is_file():
+        return True
+    config = folder / "tokenizer_config.json"
+    try:
+        return bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def trt_options(engine: EngineConfig) -> dict[str, str]:

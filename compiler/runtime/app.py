@@ -19,6 +19,7 @@ from .errors import InferError
 from .feedback import feedback
 from .infer import JSON_HEADERS, PATH, Handler, error_body
 from .openai_api import EmbeddingsHandler, models_body, openai_error
+from .openai_generate import GenerateHandler
 from .openapi import OPENAPI
 from .protocol import check_model
 from .state import RuntimeState
@@ -27,6 +28,7 @@ SERVER_NAME = "deployc-runtime"
 SERVER_VERSION = "0.1.0"
 JSON = "application/json"
 EMBEDDINGS = "/v1/embeddings"
+COMPLETIONS, CHAT = "/v1/completions", "/v1/chat/completions"
 
 
 def _json(doc: dict, status: int = 200) -> Response:
@@ -122,7 +124,9 @@ class RuntimeApp:
         self.starlette = starlette
         self.runtime = state
         self.infer = Handler(state)
-        self.embeddings = EmbeddingsHandler(state)
+        # The OpenAI POST routes, each a plain ASGI handler like infer.
+        self.openai = {EMBEDDINGS: EmbeddingsHandler(state), COMPLETIONS: GenerateHandler(state, chat=False),
+                       CHAT: GenerateHandler(state, chat=True)}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -133,11 +137,13 @@ class RuntimeApp:
                     return
                 await self.infer(scope, receive, send, match["name"], match["version"])
                 return
-            if scope["path"] == EMBEDDINGS:
+            handler = self.openai.get(scope["path"])
+            if handler is not None:
                 if scope["method"] != "POST":
-                    await _send(send, 405, openai_error(InferError(f"{scope['method']} {EMBEDDINGS}: use POST", 405)))
+                    message = f"{scope['method']} {scope['path']}: use POST"
+                    await _send(send, 405, openai_error(InferError(message, 405)))
                     return
-                await self.embeddings(scope, receive, send)
+                await handler(scope, receive, send)
                 return
         await self.starlette(scope, receive, send)
 

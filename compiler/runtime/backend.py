@@ -17,7 +17,8 @@ from .config import RuntimeConfig
 
 MODULES = {"onnxruntime": ".backend_onnx", "litert": ".backend_litert", "torch": ".backend_torch"}
 # The model metadata's `platform`, in Triton's vocabulary where it has a word for it.
-PLATFORMS = {"onnxruntime": "onnxruntime_onnx", "litert": "tensorflow_lite", "torch": "pytorch_aotinductor"}
+PLATFORMS = {"onnxruntime": "onnxruntime_onnx", "litert": "tensorflow_lite", "torch": "pytorch_aotinductor",
+             "onnxruntime-genai": "onnxruntime_genai"}
 
 
 class Backend(Protocol):

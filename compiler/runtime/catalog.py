@@ -17,6 +17,11 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Tokens per text request (all its texts, special tokens included): up to max_batch_size texts
 # of max_length tokens each.
 TOKEN_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+# Generation (vLLM's buckets, finer at the fast end where small CPU models decode).
+TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0)
+TPOT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5)
+E2E_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0)
+PROMPT_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 OUTCOMES = ("success", "client_error", "server_error", "timeout", "rejected")
 FEEDBACK_VALUES = ("true", "false")  # the `correct` label of feedback_total
 
@@ -73,6 +78,19 @@ CATALOG: tuple[Metric, ...] = (
     Metric("unknown_tokens_total", "counter",
            "Tokens the tokenizer mapped to its unknown token (over tokens_total: the unknown-token share).",
            ("model",)),
+    # Text generation (0 for other models), named after vLLM's series under our prefix.
+    Metric("time_to_first_token_seconds", "histogram", "Time from request received to its first generated token.",
+           ("model",), TTFT_BUCKETS),
+    Metric("time_per_output_token_seconds", "histogram",
+           "Mean time per generated token after the first, per request.", ("model",), TPOT_BUCKETS),
+    Metric("e2e_request_latency_seconds", "histogram", "Time from request received to its last generated token.",
+           ("model",), E2E_BUCKETS),
+    Metric("request_prompt_tokens", "histogram", "Prompt tokens per generation request (chat template applied).",
+           ("model",), PROMPT_BUCKETS),
+    Metric("prompt_tokens_total", "counter", "Prompt tokens of all generation requests.", ("model",)),
+    Metric("generation_tokens_total", "counter", "Tokens generated for all requests.", ("model",)),
+    Metric("num_requests_running", "gauge", "Generation requests decoding now.", ("model",)),
+    Metric("num_requests_waiting", "gauge", "Generation requests waiting for a decode slot.", ("model",)),
     # A/B experiments' quality signal: clients (or a labelling job) post whether an answer was right.
     Metric("feedback_total", "counter",
            "Feedback on the model's answers (POST /v2/models/{name}/feedback), by whether the answer was correct.",

@@ -45,6 +45,15 @@ class TextConfig:
 
 
 @dataclass
+class GenerationRuntime:
+    """A text-generation model served with onnxruntime-genai (OpenAI completions and chat)."""
+    model_dir: str  # folder under the model dir that og.Model loads (genai_config.json, tokenizer)
+    max_context: int  # spec model.generation.max_context: prompt + new tokens per request
+    max_new_tokens: int  # spec model.generation.max_new_tokens: the cap and default of max_tokens
+    chat_template: bool  # the tokenizer files define a chat template (else chat completions are refused)
+
+
+@dataclass
 class RuntimeConfig:
     model_name: str
     model_version: str
@@ -70,6 +79,7 @@ class RuntimeConfig:
     # (so one engine covers every batch the server forms) and trt_fp16_enable; else {}.
     trt_options: dict[str, str]
     text: TextConfig | None  # tokenizer settings of a text model; None: clients send tensors only
+    generation: GenerationRuntime | None  # a text-generation model's settings; None for the others
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, allow_nan=False) + "\n"
@@ -84,6 +94,8 @@ class RuntimeConfig:
         data["outputs"] = [TensorInfo(**t) for t in data["outputs"]]
         data["drift"] = {k: DriftBaseline(**v) for k, v in data["drift"].items()}
         data["text"] = TextConfig(**data["text"]) if data["text"] is not None else None
+        gen = data["generation"]
+        data["generation"] = GenerationRuntime(**gen) if gen is not None else None
         return cls(**data)
 
     @classmethod

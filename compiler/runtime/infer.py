@@ -54,6 +54,8 @@ def error_body(message: str) -> bytes:
 class Handler:
     """The infer route; subclasses (openai_api) reuse its limits, accounting and error handling."""
 
+    generates = False  # the route serves text-generation models (openai_generate)
+
     def __init__(self, state: RuntimeState) -> None:
         self.state = state
 
@@ -109,7 +111,10 @@ class Handler:
         """The request's headers and (decompressed) body, once the model is ready. Receiving the
         body is the client's time: not in within request_timeout_s is a 408 (client_error)."""
         state = self.state
-        if state.engine is None:
+        if state.config.generation is not None and not self.generates:
+            raise InferError(f"model {state.config.model_name!r} generates text: use POST /v1/completions or "
+                             "/v1/chat/completions")
+        if (state.generator if self.generates else state.engine) is None:
             raise Unavailable(f"model {state.config.model_name!r} is not ready: {state.not_ready_reason()}")
         headers = dict(scope["headers"])
         limit, timeout = state.config.max_request_bytes, state.config.request_timeout_s

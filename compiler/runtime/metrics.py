@@ -57,6 +57,14 @@ class Metrics:
         self.drift = self._drift(config)
         # Both series exist from the start, so a share of 0 reads as 0, not as "no data".
         self.feedback = {v: f["feedback_total"].labels(model, v) for v in FEEDBACK_VALUES}
+        self.ttft = f["time_to_first_token_seconds"].labels(model)
+        self.tpot = f["time_per_output_token_seconds"].labels(model)
+        self.e2e = f["e2e_request_latency_seconds"].labels(model)
+        self.prompt_length = f["request_prompt_tokens"].labels(model)
+        self.prompt_tokens = f["prompt_tokens_total"].labels(model)
+        self.generation_tokens = f["generation_tokens_total"].labels(model)
+        self.gen_running = f["num_requests_running"].labels(model)
+        self.gen_waiting = f["num_requests_waiting"].labels(model)
 
     def _make(self, metric):
         kwargs = {"registry": self.registry, "labelnames": metric.labels}

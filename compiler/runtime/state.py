@@ -10,6 +10,8 @@ from pathlib import Path
 from .backend import Backend, BackendError, load_backend
 from .config import RuntimeConfig
 from .engine import Engine, make_engine
+from .llm_backend import LLM
+from .llm_scheduler import Scheduler
 from .metrics import Metrics
 from .protocol import InferRequest, Signature
 from .text import TextEncoder, bucket
@@ -27,6 +29,7 @@ class RuntimeState:
         self.metrics = Metrics(config)
         self.engine: Engine | None = None
         self.text: TextEncoder | None = None  # a text model's tokenizer, loaded with the model
+        self.generator: Scheduler | None = None  # a text-generation model's decode loop
         self.load_error = ""
         self.draining = False
         self.inflight = 0
@@ -35,7 +38,7 @@ class RuntimeState:
 
     @property
     def ready(self) -> bool:
-        return self.engine is not None and not self.draining
+        return (self.engine is not None or self.generator is not None) and not self.draining
 
     def not_ready_reason(self) -> str:
         if self.draining:
@@ -53,6 +56,9 @@ class RuntimeState:
         loop = asyncio.get_running_loop()
         while True:
             try:
+                if self.config.generation is not None:
+                    llm = await loop.run_in_executor(None, LLM, self.config.generation, self.model_dir)
+                    break
                 backend, text = await loop.run_in_executor(None, self._load_model)
                 break
             except BackendError as exc:
@@ -64,8 +70,12 @@ class RuntimeState:
             self.metrics.load_failures.inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
-        self.text = text
-        self.engine = make_engine(backend, self.config, self.metrics, lambda: self.inflight)
+        if self.config.generation is not None:
+            # Sequences that decode together: serve.batching.max_batch_size; the rest wait.
+            self.generator = Scheduler(llm, self.config.max_batch_size, self.metrics)
+        else:
+            self.text = text
+            self.engine = make_engine(backend, self.config, self.metrics, lambda: self.inflight)
         self.load_error = ""
         if not self.draining:
             self.metrics.ready.set(1)
@@ -101,3 +111,5 @@ class RuntimeState:
         self.metrics.ready.set(0)
         if self.engine is not None:
             await self.engine.close()
+        if self.generator is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.generator.close)

@@ -85,7 +85,7 @@ def embedding_onnx(path: Path, rows: int = 100) -> None:
 SERVING = dict(
     providers=["CPUExecutionProvider"], threads=1, batching=True, max_batch_size=32, max_queue_delay_ms=2.0,
     max_request_bytes=4 * 1024 * 1024, request_timeout_s=10.0, max_concurrency=64, drain_seconds=20,
-    drift={}, trt_engine_cache="", trt_options={}, text=None,
+    drift={}, trt_engine_cache="", trt_options={}, text=None, generation=None,
 )
 
 
@@ -147,8 +147,9 @@ class Server:
     """`python -m runtime --root DIR` in a subprocess, on free ports."""
 
     def __init__(self, tmp: Path, config: RuntimeConfig, model_bytes: bytes | None = None,
-                 metrics_port: bool = False, grpc_port: bool = False) -> None:
-        self.root = write_root(tmp / "root", config, model_bytes)
+                 metrics_port: bool = False, grpc_port: bool = False, root: Path | None = None) -> None:
+        # root: a model root made by the caller (runtime.json and model/), used as it is
+        self.root = root if root is not None else write_root(tmp / "root", config, model_bytes)
         self.pkg = copy_runtime(tmp / "pkg")
         self.port = free_port()
         self.metrics_port = free_port() if metrics_port else None
