@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +35,7 @@ class BuildResult:
     lock: dict
     report: Report  # what report.json holds (with the image, when one was built)
     events: list[PassEvent]
+    model_change: str | None = None  # model.source mlflow: the URI means another version than last build's
 
 
 def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], None] = lambda e: None,
@@ -44,7 +45,7 @@ def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], N
     ctx = PassContext(spec, cache, on_event)
     results = run_passes(the_plan, ctx)
     selection = select(results, the_plan, spec.optimize.select)
-    report = report_data(spec, the_plan, results, selection)
+    report = _with_source_note(spec, report_data(spec, the_plan, results, selection))
     files, emit_report = _emit(spec, the_plan, results, selection, report)
     target_dir = Path(out) / spec.target.name
     want_image = spec.image.build if build_image is None else build_image
@@ -57,9 +58,41 @@ def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], N
             info = image_lock["image"]
             report = report.with_image(ImageInfo(info["id"], tuple(info["tags"]), info["size_bytes"]))
     files.update(emit_report(report))
+    change = registry_change(spec, target_dir)
     lock = write_tree(target_dir, files, {**_lock_meta(spec, selection), **image_lock})
     _write_build_log(Path(out), spec.target.name, ctx.events)
-    return BuildResult(target_dir, lock, report, ctx.events)
+    return BuildResult(target_dir, lock, report, ctx.events, change)
+
+
+def _with_source_note(spec: Spec, report: Report) -> Report:
+    """report.json says which registry version was built (the lock holds the same record)."""
+    r = spec.registry
+    if r is None:
+        return report
+    run = f"run {r.run_id}, " if r.run_id else ""
+    note = (f"{r.uri} resolved to {r.resolved}{' (from --locked)' if r.locked else ''}: {run}{r.flavor} "
+            f"flavour, artifacts sha256 {r.sha256}, tracking server {r.tracking_uri} ({r.tracking_from})")
+    return replace(report, notes=dict(sorted({**report.notes, "model source": note}.items())))
+
+
+def registry_change(spec: Spec, target_dir: Path) -> str | None:
+    """What a registry source resolves to now, against the record of the build in target_dir (an
+    alias moved, or the registry's copy changed): said, never silently rebuilt."""
+    import json
+
+    if spec.registry is None:
+        return None
+    try:
+        old = json.loads((target_dir / "deployc.lock.json").read_text(encoding="utf-8")).get("model") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    new = spec.registry
+    if old.get("uri") != new.uri or (old.get("resolved"), old.get("sha256")) == (new.resolved, new.sha256):
+        return None
+    what = (f"now resolves to {new.resolved} (the previous build in {target_dir.name}/ used {old.get('resolved')})"
+            if old.get("resolved") != new.resolved else f"{new.resolved}'s artifacts changed in the registry")
+    return (f"model.uri {new.uri} {what}; `deployc build --locked <previous deployc.lock.json>` rebuilds "
+            "the recorded version")
 
 
 def _selected(selection: Selection) -> SelectedArtifact:
@@ -112,6 +145,7 @@ def _lock_meta(spec: Spec, selection: Selection) -> dict:
         "spec": {"name": spec.name, "version": spec.version, "digest": sha256_json(spec.resolved)},
         "selected": {"candidate": selection.artifact.candidate, "sha256": selection.artifact.sha256},
         "tools": library_versions(*TOOLS),
+        **({"model": asdict(spec.registry)} if spec.registry is not None else {}),
     }
 
 

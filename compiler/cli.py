@@ -149,9 +149,13 @@ def build(
     check: bool = typer.Option(False, "--check", help="build into a temp folder and exit 1 with the diff "
                                "if OUT is stale; OUT is never modified"),
     allow_path: Optional[List[Path]] = AllowPath,
+    locked: Optional[Path] = typer.Option(None, "--locked", metavar="LOCK", help="model.source mlflow: build the "
+                                          "registry version a previous build recorded (its deployc.lock.json, "
+                                          "or its target folder), not what the URI means now"),
 ) -> None:
     """Build the spec: verified model artifacts, image context, manifests, rules, report."""
     _allow_paths(allow_path)
+    _lock_model(locked)
     if multirun or check or jobs is not None:
         raise typer.Exit(_build_sweep_or_check(spec, overrides or [], out, image, no_cache, multirun, jobs, check))
     from compiler.build import build as run_build
@@ -163,6 +167,22 @@ def build(
     with Progress(console) as progress:
         result = run_build(s, out, Cache(enabled=not no_cache), progress.event, image)
     progress.summary(result)
+    if result.model_change:
+        err.print(f"note: {result.model_change}", markup=False)
+
+
+def _lock_model(locked: Optional[Path]) -> None:
+    """Through the environment, like --allow-path, so sweep jobs pin the same version."""
+    from compiler.errors import SpecError, SpecIssue
+    from compiler.frontend.mlflow_source import LOCK_ENV
+
+    if locked is None:
+        return
+    path = locked / "deployc.lock.json" if locked.is_dir() else locked
+    if not path.is_file():
+        raise SpecError(SpecIssue("--locked", f"{locked}: no such lock (give a build's deployc.lock.json or its "
+                                              "target folder)"))
+    os.environ[LOCK_ENV] = str(path.resolve())
 
 
 def _build_sweep_or_check(spec: Path, overrides: list[str], out: Path, image: Optional[bool], no_cache: bool,

@@ -73,3 +73,8 @@ class GateError(DeploycError):
         self.failures, self.broken = list(failures), list(broken)
         lines = "\n".join(f"  - {f}" for f in [*failures, *self.broken])
         super().__init__(f"no artifact passed the gates:\n{lines}")
+
+
+class RegistryError(DeploycError):
+    """The model registry could not be used (unreachable, failing, or its copy of a pinned model
+    changed): nothing the spec can fix, so exit 1 as for a failed step, naming the server."""

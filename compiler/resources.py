@@ -1,11 +1,14 @@
-"""Where the packaged data lives: targets/, schemas/ and templates/, from a checkout or a wheel."""
+"""Where the packaged data lives (targets/, schemas/ and templates/, from a checkout or a wheel), and
+deployc's own cache folder."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import platformdirs
 import yaml
 
 
@@ -33,3 +36,14 @@ def load_schema(name: str) -> dict:
 
 def target_names() -> list[str]:
     return sorted(p.stem for p in targets_dir().glob("*.yaml"))
+
+
+def cache_dir() -> Path:
+    """$DEPLOYC_CACHE, else the user cache dir: pass results (passes/cache.py), vendored wheels, and
+    model versions downloaded from a registry (frontend/mlflow_source.py)."""
+    return Path(os.environ.get("DEPLOYC_CACHE") or platformdirs.user_cache_dir("deployc"))
+
+
+def registry_downloads() -> Path:
+    """Model versions downloaded from a registry, one folder per content digest."""
+    return cache_dir() / "registry"

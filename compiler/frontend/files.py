@@ -21,6 +21,7 @@ from typing import Iterator
 
 from compiler.errors import DeploycError, SpecIssue
 from compiler.frontend.spec import Spec
+from compiler.resources import registry_downloads
 from compiler.report_model import read_report
 
 ALLOW_ENV = "DEPLOYC_ALLOW_PATHS"
@@ -30,7 +31,8 @@ _PICKLE_PROTOCOL = 0x80  # first byte of torch.save's legacy (non-zip) format
 
 def allowed_roots(base_dir: Path) -> list[Path]:
     extra = [Path(p).expanduser().resolve() for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
-    return [base_dir.resolve(), *extra]
+    # Model versions deployc downloaded from a registry (model.source mlflow) sit in its cache.
+    return [base_dir.resolve(), *extra, registry_downloads().resolve()]
 
 
 def named_files(spec: Spec) -> Iterator[tuple[str, str, str]]:

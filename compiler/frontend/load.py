@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from compiler.errors import SpecError
-from compiler.frontend import files, huggingface, npzcheck, preload, rules, rules_early, textdata
+from compiler.frontend import files, huggingface, mlflow_source, npzcheck, preload, rules, rules_early, textdata
 from compiler.frontend.compose import compose_spec, read_yaml, to_container
 from compiler.frontend.locate import Locator
 from compiler.frontend.overrides import key_of
@@ -24,11 +25,15 @@ def load_spec(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
     locator = Locator(spec_path, _target_file(spec_path, overrides, data), _overridden(spec_path, overrides),
                       preload.included_files(spec_path, list(overrides)))
     document = normalize_and_validate(data, locator)
-    try:  # a huggingface source's signature comes from its folder; others must write one
+    try:  # a registry source becomes a local one; a huggingface source's signature comes from its folder
+        registry, written = mlflow_source.apply(document)
         huggingface.derive(document, spec_path.resolve().parent)
     except SpecError as exc:
         raise SpecError(_locate(exc, locator).issues) from None
     spec = freeze(document, spec_path.resolve().parent)
+    if registry is not None:  # the digest and `explain` see the spec as written, not the download's path
+        public = {**document, "model": mlflow_source.public_model(document["model"], written)}
+        spec = replace(spec, resolved=public, registry=registry)
     # Files before their contents: an .npz header is read only once the file is known to be one.
     issues = rules.check(spec) + files.check(spec) + textdata.check(spec) + rules_early.check(spec)
     if not any(i.path.startswith(("model.calibration", "model.evaluation")) for i in issues):

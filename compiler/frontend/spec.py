@@ -67,6 +67,10 @@ class ModelSpec:
     max_length: int  # tokens per sequence, special tokens included
     truncation: str  # error | truncate: what a longer text gets
     generation: GenerationConfig  # used by task text-generation only
+    # source mlflow (compiler/frontend/mlflow_source.py): a registry model URI and the tracking
+    # server; the front end resolves them to a downloaded onnx file or huggingface folder.
+    uri: Optional[str]
+    tracking_uri: Optional[str]
     source: str = "pytorch"
     factory: Optional[str] = None
     weights: Optional[str] = None
@@ -379,6 +383,22 @@ class MonitoringSpec:
 
 
 @dataclass(frozen=True)
+class RegistrySource:
+    """What `model.source: mlflow` resolved to: the build's record of it (deployc.lock.json `model`)."""
+
+    uri: str  # as the spec writes it, e.g. models:/digits@champion
+    resolved: str  # the pinned form, models:/digits/3 (runs:/ URIs are already pinned)
+    name: str  # registered model; '' for runs:/
+    version: str  # '' for runs:/
+    run_id: str
+    sha256: str  # of the downloaded artifacts (compiler/frontend/mlflow_source.py says which files)
+    flavor: str  # onnx | transformers | sentence_transformers | onnx-file | huggingface-folder
+    tracking_uri: str  # without credentials; a local store is named by its scheme only
+    tracking_from: str  # model.tracking_uri or MLFLOW_TRACKING_URI
+    locked: bool  # resolved from a lock's record (deployc build --locked)
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     version: str
@@ -394,6 +414,8 @@ class Spec:
     base_dir: Path = field(default=Path("."), compare=False)
     # The resolved, normalized spec as plain data: hashed for the lock, shown by `explain`.
     resolved: dict = field(default_factory=dict, compare=False, repr=False)
+    # model.source mlflow: the version it resolved to (None for other sources); not hashed as spec.
+    registry: Optional[RegistrySource] = field(default=None, compare=False)
 
     @property
     def gates(self) -> Gates:

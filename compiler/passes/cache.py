@@ -16,9 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-import platformdirs
-
 from compiler.digest import files_digest, sha256_json
+from compiler.resources import cache_dir
 
 
 @lru_cache(maxsize=1)
@@ -30,7 +29,7 @@ def passes_code_digest() -> str:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("DEPLOYC_CACHE") or platformdirs.user_cache_dir("deployc"))
+    return cache_dir()
 
 
 @dataclass
