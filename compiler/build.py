@@ -39,10 +39,14 @@ class BuildResult:
 
 
 def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], None] = lambda e: None,
-          build_image: bool | None = None, probe: Callable[[], bool] | None = None) -> BuildResult:
-    """`probe` replaces the host's GPU probe (planner.host_plan; explain takes the same)."""
+          build_image: bool | None = None, probe: Callable[[], bool] | None = None,
+          on_progress: Callable[[str, int, int], None] | None = None) -> BuildResult:
+    """`probe` replaces the host's GPU probe (planner.host_plan; explain takes the same);
+    `on_progress` sees a long pass's steps (distillation's training), for a progress bar."""
     the_plan = host_plan(spec, probe)
     ctx = PassContext(spec, cache, on_event)
+    if on_progress is not None:
+        ctx.on_progress = on_progress
     results = run_passes(the_plan, ctx)
     selection = select(results, the_plan, spec.optimize.select)
     report = _with_source_note(spec, report_data(spec, the_plan, results, selection))

@@ -26,6 +26,14 @@ class Candidate(StrEnum):
     TFLITE_FP16 = "tflite-fp16"
     TFLITE_INT8_DYNAMIC = "tflite-int8-dynamic"
     TFLITE_INT8_STATIC = "tflite-int8-static"
+    # optimize.distill: a smaller student model, exported and optimized like the teacher.
+    STUDENT_ONNX_FP32 = "student-onnx-fp32"
+    STUDENT_ONNX_OPT = "student-onnx-opt"
+    STUDENT_ONNX_INT8_DYNAMIC = "student-onnx-int8-dynamic"
+
+    @property
+    def is_student(self) -> bool:
+        return self.value.startswith("student-")
 
     @classmethod
     def aoti_cuda(cls, precision: str) -> Candidate:
@@ -37,12 +45,14 @@ class Candidate(StrEnum):
 
 
 # Least-changed model first: near-ties in measured latency go to the earliest (select.py).
-# fp32 graphs, then half precision, then int8, then pruned weights; TFLite likewise.
+# fp32 graphs, then half precision, then int8, then pruned weights; TFLite likewise; students last.
 C = Candidate
 FIDELITY: tuple[Candidate, ...] = (
     C.ONNX_TRANSFORMER_OPT, C.ONNX_OPT, C.ONNX_FP32, C.AOTI_CPU, C.AOTI_CUDA_FP32, C.TENSORRT_FP32,
     C.AOTI_CUDA_FP16, C.TENSORRT_FP16, C.ONNX_FP16, C.AOTI_CUDA_BF16, C.TENSORRT_BF16,
     C.ONNX_INT8_DYNAMIC, C.ONNX_INT8_STATIC, C.TENSORRT_INT8, C.ONNX_PRUNED,
     C.TFLITE_FP32, C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC,
+    # Another model altogether: after every form of the teacher.
+    C.STUDENT_ONNX_OPT, C.STUDENT_ONNX_FP32, C.STUDENT_ONNX_INT8_DYNAMIC,
 )
 assert set(FIDELITY) == set(Candidate), "every candidate has a place in FIDELITY"

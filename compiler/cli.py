@@ -165,7 +165,7 @@ def build(
 
     s = load_spec(spec, overrides or [])
     with Progress(console) as progress:
-        result = run_build(s, out, Cache(enabled=not no_cache), progress.event, image)
+        result = run_build(s, out, Cache(enabled=not no_cache), progress.event, image, on_progress=progress.step)
     progress.summary(result)
     if result.model_change:
         err.print(f"note: {result.model_change}", markup=False)

@@ -128,7 +128,8 @@ def engine_precision(spec: Spec) -> str:
 
 
 # The name a target profile's `passes:` lists for a pass, where it is not the pass's own name.
-TARGET_KEYS = {"onnx-transformer-opt": "ort-optimize", "tflite-quantize": "tflite"}
+TARGET_KEYS = {"onnx-transformer-opt": "ort-optimize", "tflite-quantize": "tflite", "distill": "onnx-export",
+               "distill-ort-optimize": "ort-optimize", "distill-int8-dynamic": "int8-dynamic"}
 
 
 def legal(spec: Spec, pass_name: str) -> str | None:
@@ -181,7 +182,27 @@ def _onnx_steps(spec: Spec, gpu_on_host: bool) -> list[Step]:
                        f"optimize.prune.amount: {o.prune.amount:.0%} of the weights, by magnitude"))
     steps.append(_aoti(spec, gpu_on_host))
     steps.append(_tensorrt(spec, gpu_on_host))
-    return steps
+    return steps + _distill_steps(spec)
+
+
+def _distill_steps(spec: Spec) -> list[Step]:
+    """optimize.distill: the student, then its optimized forms where the teacher's run. Only when
+    the spec asks (other plans, and their reports, stay as they were)."""
+    d, o, t = spec.optimize.distill, spec.optimize, spec.target
+    if d is None:
+        return []
+    who = f"student {d.student}" if d.student else f"the teacher cut to {d.layers} layers"
+    train = _want("distill", spec, True, "", _config("distill", C.STUDENT_ONNX_FP32),
+                  f"{who}, trained {d.steps} steps on the teacher's soft targets (temperature {d.temperature:g})")
+    if not train.run:
+        return [train]
+    return [train,
+            _want("distill-ort-optimize", spec, o.graph, "optimize.graph is false",
+                  _config("distill-ort-optimize", C.STUDENT_ONNX_OPT), "the student's graph, optimized as the teacher's"),
+            _want("distill-int8-dynamic", spec, "int8-dynamic" in o.quantize and "int8" in t.precisions,
+                  "int8-dynamic not in optimize.quantize" if "int8-dynamic" not in o.quantize
+                  else f"target {t.name} does not run int8",
+                  _config("distill-int8-dynamic", C.STUDENT_ONNX_INT8_DYNAMIC, "int8"), "the student, int8 dynamic")]
 
 
 def _want(name: str, spec: Spec, wanted: bool, why_not: str, config: StepConfig,
@@ -251,6 +272,9 @@ def _edge_steps(spec: Spec) -> list[Step]:
     if spec.model.source == "huggingface":  # the front end fixed seq at model.max_length
         why += f" (seq = model.max_length = {spec.model.max_length}; a shorter text is padded)"
     steps = [Step("tflite", illegal is None, illegal or why, convert)]
+    if spec.optimize.distill is not None:
+        steps.append(Step("distill", False, "students are ONNX candidates; edge targets ship TFLite",
+                          _config("distill", C.STUDENT_ONNX_FP32)))
     for cand, precision, recipe in TFLITE_VARIANTS:
         config = _config("tflite-quantize", cand, precision, "litert", variant=recipe)
         steps.append(Step(str(cand), *_tflite_variant(spec, cand, precision, illegal), config))

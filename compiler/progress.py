@@ -28,6 +28,15 @@ class Progress:
         how = f"FAILED: {e.detail}" if e.failed else "cached" if e.cached else f"{e.seconds:.2f}s"
         self.console.print(f"  {e.name:40} {how}", markup=False, highlight=False)
 
+    def step(self, name: str, done: int, total: int) -> None:
+        """A long pass's progress (distillation's training steps): a bar in the live status line on
+        a terminal, redrawn each 5 %; nothing otherwise (the pass's own line follows when it ends)."""
+        if self._status is None or total <= 0:
+            return
+        filled = done * 20 // total
+        if done == total or filled != (done - 1) * 20 // total:
+            self._status.update(f"{name} [{'#' * filled}{'.' * (20 - filled)}] {done}/{total} steps")
+
     def summary(self, result) -> None:
         r: Report = result.report
         table = Table(title=f"{r.name} {r.version} -> {r.target}", show_edge=False)

@@ -193,6 +193,36 @@ class Experiment:
 
 
 @dataclass(frozen=True)
+class StudentRow:
+    """One student candidate against the teacher (optimize.distill)."""
+
+    candidate: str
+    accuracy: Number | None  # on the holdout, as every candidate's
+    accuracy_drop: Number | None  # against the original (teacher) model
+    speedup_b1: Number | None  # the teacher's fastest passing candidate's p50 / this one's, batch 1
+    size_ratio: Number | None  # that teacher candidate's file size / this one's
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """How the student was trained, and what it cost and gained (optimize.distill)."""
+
+    student: str
+    data: str  # the spec key of the inputs it trained on
+    samples: int
+    steps: int
+    seconds: Number  # training wall time on the host that trained it (cached afterwards)
+    final_loss: Number
+    student_parameters: int
+    teacher_parameters: int
+    teacher_candidate: str | None  # the teacher's fastest candidate that passed (None: not measured)
+    teacher_accuracy: Number | None
+    students: tuple[StudentRow, ...]
+    verdict: str  # in words: which student passed, or that none did and why
+
+
+@dataclass(frozen=True)
 class Report:
     """report.json of one target. `gates` holds only the gates the spec sets (name -> threshold);
     `notes` says per subject what the reader should know (sorted by subject); `measured` is False
@@ -213,6 +243,7 @@ class Report:
     notes: Mapping[str, str]
     image: ImageInfo | None = None
     experiment: Experiment | None = None  # only with rollout.strategy experiment
+    distillation: Distillation | None = None  # only with optimize.distill
 
     @property
     def chosen(self) -> CandidateRow | None:
@@ -235,6 +266,7 @@ class Report:
             "selected": _plain(self.selected), "notes": dict(self.notes),
             **({"image": _image_json(self.image)} if self.image is not None else {}),
             **({"experiment": asdict(self.experiment)} if self.experiment is not None else {}),
+            **({"distillation": asdict(self.distillation)} if self.distillation is not None else {}),
         }
 
     @classmethod
@@ -408,7 +440,23 @@ def _report_fields(t: _Object) -> dict:
     }
 
 
-_read_report = _record(Report, _report_fields)
+_student = _record(StudentRow, lambda t: dict(
+    candidate=t("candidate", _text), accuracy=t("accuracy", _number, null=True),
+    accuracy_drop=t("accuracy_drop", _number, null=True), speedup_b1=t("speedup_b1", _number, null=True),
+    size_ratio=t("size_ratio", _number, null=True), passed=t("passed", _flag)))
+_distillation = _record(Distillation, lambda t: dict(
+    student=t("student", _text), data=t("data", _text), samples=t("samples", _whole), steps=t("steps", _whole),
+    seconds=t("seconds", _number), final_loss=t("final_loss", _number), student_parameters=t("student_parameters", _whole),
+    teacher_parameters=t("teacher_parameters", _whole), teacher_candidate=t("teacher_candidate", _text, null=True),
+    teacher_accuracy=t("teacher_accuracy", _number, null=True), students=t("students", _list(_student)),
+    verdict=t("verdict", _text)))
+
+
+def _with_distillation(t: _Object) -> dict:
+    return {**_report_fields(t), "distillation": t("distillation", _distillation, default=None)}
+
+
+_read_report = _record(Report, _with_distillation)
 
 
 def read_report(path) -> Report:

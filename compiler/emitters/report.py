@@ -27,7 +27,7 @@ def report_data(spec, plan, results, selection) -> Report:
         gates={k: val for k, val in asdict(spec.gates).items() if val is not None},
         candidates=tuple(rows), baseline=_measurement(results.eager) if results.eager else None,
         selected=Selected(selection.artifact.candidate, selection.reason, selection.artifact.sha256),
-        notes=dict(sorted(results.notes.items())))
+        notes=dict(sorted(results.notes.items())), distillation=results.distillation)
     return with_experiment(report, spec)
 
 

@@ -52,6 +52,19 @@ def named_files(spec: Spec) -> Iterator[tuple[str, str, str]]:
             yield f"model.{key}.factory", source.factory.rsplit(":", 1)[0], "python"
     if spec.rollout.strategy == "experiment" and spec.rollout.experiment.control.report:
         yield "rollout.experiment.control.report", spec.rollout.experiment.control.report, "report"
+    yield from _distill_files(spec)
+
+
+def _distill_files(spec: Spec) -> Iterator[tuple[str, str, str]]:
+    d = spec.optimize.distill
+    if d is None:
+        return
+    if d.student and d.student.rsplit(":", 1)[0].endswith(".py"):
+        yield "optimize.distill.student", d.student.rsplit(":", 1)[0], "python"
+    if d.data is not None and d.data.npz:
+        yield "optimize.distill.data.npz", d.data.npz, "npz"
+    if d.data is not None and d.data.factory and d.data.factory.rsplit(":", 1)[0].endswith(".py"):
+        yield "optimize.distill.data.factory", d.data.factory.rsplit(":", 1)[0], "python"
 
 
 def check(spec: Spec) -> list[SpecIssue]:

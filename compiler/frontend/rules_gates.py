@@ -28,6 +28,8 @@ def check(spec: Spec):
 
 def _blocks(spec: Spec) -> list[tuple[str, Gates]]:
     blocks = [("optimize.gates", spec.optimize.gates), ("target.gates", spec.target.gates)]
+    if spec.optimize.distill is not None:  # the students' own gates
+        blocks.append(("optimize.distill.gates", spec.optimize.distill.gates))
     return blocks + [(f"optimize.target_gates.{t}", g) for t, g in sorted(spec.optimize.target_gates.items())]
 
 

@@ -121,6 +121,29 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
+class DistillData:
+    factory: Optional[str]
+    npz: Optional[str]
+
+
+@dataclass(frozen=True)
+class DistillSpec:
+    """optimize.distill (schemas/spec.yaml owns the defaults and says what each one means)."""
+
+    student: Optional[str]  # factory `module:function`, or None with `layers`
+    layers: Optional[int]  # huggingface sources: keep this many of the teacher's layers
+    data: Optional[DistillData]  # None: model.calibration
+    steps: int
+    batch_size: int
+    learning_rate: float
+    temperature: float
+    hard_label_weight: float
+    seed: int
+    min_speedup: float
+    gates: Gates
+
+
+@dataclass(frozen=True)
 class OptimizeSpec:
     opset: int
     export: ExportConfig
@@ -135,6 +158,7 @@ class OptimizeSpec:
     gates: Gates
     target_gates: dict[str, Gates]
     edge: EdgeConfig
+    distill: Optional[DistillSpec]  # None: no distillation
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,13 @@ class PassContext:
     on_event: Callable[[PassEvent], None] = lambda e: None
     events: list[PassEvent] = field(default_factory=list)
     broken: list[Broken] = field(default_factory=list)
+    # A long pass's steps (distillation's training): (pass, done, total), for a progress bar.
+    on_progress: Callable[[str, int, int], None] = lambda name, done, total: None
+    # What a pass learned that the report shows besides its artifact (distillation's training).
+    facts: dict = field(default_factory=dict)
+
+    def progress(self, name: str, done: int, total: int) -> None:
+        self.on_progress(name, done, total)
 
     @contextmanager
     def timed(self, name: str):

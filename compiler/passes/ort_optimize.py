@@ -14,8 +14,8 @@ from compiler.passes.base import Artifact, PassContext, onnx_transform
 NAME = "ort-optimize"
 
 
-def optimize(source: Artifact, ctx: PassContext) -> Artifact:
-    return onnx_transform(ctx, NAME, Candidate.ONNX_OPT.value, source.precision, source, {"level": "extended"},
+def optimize(source: Artifact, ctx: PassContext, candidate: str = Candidate.ONNX_OPT.value) -> Artifact:
+    return onnx_transform(ctx, NAME, candidate, source.precision, source, {"level": "extended"},
                           _optimize, ("onnxruntime",))
 
 

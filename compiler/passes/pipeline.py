@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 
 from compiler.candidates import Candidate
 from compiler.errors import GateFailure, PassError, SpecError, SpecIssue
-from compiler.passes import prune, registry, verify
+from compiler.passes import distill_gates, prune, registry, verify
 from compiler.passes.base import Artifact, Broken, PassContext
 from compiler.passes.data import Dataset, load_dataset, verification_set
 from compiler.passes.load import LoadedModel, load_model
 from compiler.passes.reference import check_labels, reference
 from compiler.passes.runners import eager_runner
 from compiler.planner import Plan, Step
+from compiler.report_model import Distillation
 from compiler.passes.registry import PassInputs
 
 
@@ -27,6 +28,7 @@ class PassResults:
     drift_source: Dataset | None = None  # data the drift baseline is computed from
     notes: dict[str, str] = field(default_factory=dict)
     broken: list[Broken] = field(default_factory=list)  # could not be built or run: never selected
+    distillation: Distillation | None = None  # optimize.distill: the student against the teacher
 
 
 def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
@@ -44,8 +46,10 @@ def run_passes(plan: Plan, ctx: PassContext) -> PassResults:
     candidates, verifications, failures = judge(made, ctx, data, ref_outputs, ref_acc, plan)
     eager = _eager(model, ctx, data, ref_outputs, ref_acc, plan.measure, _batches(plan))
     notes = {Candidate.ONNX_PRUNED.value: prune.NOTE} if plan.runs("prune") else {}
+    training = ctx.facts.get("distill")
+    distilled = distill_gates.summary(spec, training, verifications, failures, ref_acc) if training else None
     return PassResults(data, ref_acc, candidates, verifications, failures, eager,
-                       calibration or evaluation or data, notes, list(ctx.broken))
+                       calibration or evaluation or data, notes, list(ctx.broken), distilled)
 
 
 def judge(made: list[Artifact], ctx: PassContext, data: Dataset, ref_outputs, ref_acc, plan: Plan):
@@ -58,7 +62,10 @@ def judge(made: list[Artifact], ctx: PassContext, data: Dataset, ref_outputs, re
         if v is not None:
             verifications[a.candidate] = v
     unmeasured = "" if plan.measure else plan.measure_note
-    failures = {name: verify.check_gates(v, ctx.spec.gates, unmeasured) for name, v in verifications.items()}
+    # Students (optimize.distill) are judged by their own gates, and by the speed they gain.
+    failures = {name: verify.check_gates(v, distill_gates.gates_for(ctx.spec, name), unmeasured)
+                for name, v in verifications.items()}
+    distill_gates.add_speedup_gates(ctx.spec, verifications, failures, unmeasured)
     return [a for a in made if a.candidate in verifications], verifications, failures
 
 

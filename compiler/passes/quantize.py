@@ -18,9 +18,9 @@ from compiler.passes.data import Dataset
 LIBS = ("onnxruntime", "onnx")
 
 
-def int8_dynamic(source: Artifact, ctx: PassContext) -> Artifact:
+def int8_dynamic(source: Artifact, ctx: PassContext, candidate: str = Candidate.ONNX_INT8_DYNAMIC.value) -> Artifact:
     config = {"weight_type": "QInt8", "per_channel": False}
-    return onnx_transform(ctx, "int8-dynamic", Candidate.ONNX_INT8_DYNAMIC.value, "int8", source, config, _dynamic, LIBS)
+    return onnx_transform(ctx, "int8-dynamic", candidate, "int8", source, config, _dynamic, LIBS)
 
 
 def int8_static(source: Artifact, calibration: Dataset, ctx: PassContext) -> Artifact:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from compiler.candidates import Candidate as C
-from compiler.errors import DeploycError
+from compiler.errors import DeploycError, PassError
 
 if TYPE_CHECKING:
     from compiler.passes.base import Artifact, PassContext
@@ -30,6 +30,7 @@ class PassInputs:
     model: Any  # passes.load.LoadedModel
     calibration: Any  # passes.data.Dataset | None
     base: Artifact | None = None
+    student: Artifact | None = None  # the distilled student's fp32 ONNX graph (optimize.distill)
 
 
 Run = Callable[["Step", PassInputs, "PassContext"], "Artifact"]
@@ -130,6 +131,35 @@ def _tflite_quantize(step, inputs, ctx):
     return tflite_quantize.variant(inputs.base, step.config, inputs.calibration, ctx)
 
 
+def _distill(step, inputs, ctx):
+    from compiler.passes import distill
+
+    artifact, ctx.facts["distill"] = distill.distill(inputs.model, inputs.calibration, ctx)
+    inputs.student = artifact  # the base of the student's optimized forms (the steps after this one)
+    return artifact
+
+
+def _student(transform):
+    """A teacher's ONNX -> ONNX pass run on the student's graph, making the step's candidate."""
+    def run(step, inputs, ctx):
+        if inputs.student is None:
+            raise PassError(step.config.pass_name, "the student was not made (see the distill step)")
+        return transform(inputs.student, ctx, step.config.candidate.value)
+    return run
+
+
+def _student_optimize(source, ctx, candidate):
+    from compiler.passes import ort_optimize
+
+    return ort_optimize.optimize(source, ctx, candidate)
+
+
+def _student_int8(source, ctx, candidate):
+    from compiler.passes import quantize
+
+    return quantize.int8_dynamic(source, ctx, candidate)
+
+
 register(PassDef("onnx-export", (C.ONNX_FP32,), _export))
 register(PassDef("ort-optimize", (C.ONNX_OPT,), _ort_optimize))
 # Graph optimization too: a target that runs ort-optimize runs it (huggingface sources only, planner.py).
@@ -142,3 +172,6 @@ register(PassDef("aoti", (C.AOTI_CPU, C.AOTI_CUDA_FP32, C.AOTI_CUDA_FP16, C.AOTI
 register(PassDef("tensorrt", (C.TENSORRT_FP32, C.TENSORRT_FP16, C.TENSORRT_BF16, C.TENSORRT_INT8), _tensorrt))
 register(PassDef("tflite", (C.TFLITE_FP32,), _tflite))
 register(PassDef("tflite-quantize", (C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC), _tflite_quantize))
+register(PassDef("distill", (C.STUDENT_ONNX_FP32,), _distill))
+register(PassDef("distill-ort-optimize", (C.STUDENT_ONNX_OPT,), _student(_student_optimize)))
+register(PassDef("distill-int8-dynamic", (C.STUDENT_ONNX_INT8_DYNAMIC,), _student(_student_int8)))
