@@ -20,3 +20,10 @@ class DigitsCNN(nn.Module):
 
 def build_model() -> nn.Module:
     return DigitsCNN()
+
+
+def build_student() -> nn.Module:
+    """The distillation student (deploy.yaml optimize.distill): untrained; deployc trains it on
+    the CNN's soft outputs. One small hidden layer: at batch 1 onnxruntime's per-node overhead
+    dominates, and a smaller CNN (8 channels) measured under 2x faster than the teacher here."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))

@@ -1,4 +1,5 @@
-"""Train the digits CNN; write weights.safetensors, calibration.npz and holdout.npz (seeded, CPU).
+"""Train the digits CNN; write weights.safetensors, calibration.npz, holdout.npz and train.npz
+(the training split's pixels and labels, which optimize.distill trains the student on), seeded, CPU.
 
 The .npz files are the deterministic split of data.py, saved so a build reads them in
 milliseconds instead of importing scikit-learn.
@@ -39,6 +40,8 @@ def main() -> None:
     save_file(state, str(here / "weights.safetensors"))
     np.savez_compressed(here / "calibration.npz", **calibration())
     np.savez_compressed(here / "holdout.npz", **inputs, labels=labels)
+    train_x, train_y = train_set()
+    np.savez_compressed(here / "train.npz", pixels=train_x, labels=train_y)
 
 
 if __name__ == "__main__":
