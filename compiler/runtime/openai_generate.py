@@ -68,6 +68,12 @@ class GenerateHandler(Handler):
         except InferError as exc:
             await sse.send_json(send, exc.status, self.error_body(exc))
             return exc.outcome
+        except Exception:  # never a crash: a 500 whose id finds the trace in the log
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("error id %s: unexpected failure in %s", error_id, scope["path"])
+            exc = ServerError(f"internal error (error id {error_id}; the server log has the details)")
+            await sse.send_json(send, 500, self.error_body(exc))
+            return "server_error"
         watcher = asyncio.ensure_future(_disconnected(receive))
         try:
             if req.stream:

@@ -60,6 +60,16 @@ def parse(doc, chat: bool, served: str, gen: GenerationRuntime) -> GenerateReque
     return GenerateRequest(model, prompt, messages, _sampling(doc, chat, gen), stream, include_usage)
 
 
+def _utf8(value: str, where: str, param: str) -> str:
+    """Bytes that are not UTF-8 (and JSON escapes of lone surrogates) reach here as surrogates:
+    no tokenizer can take them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _refuse(f"{where}: not valid UTF-8 text (at character {exc.start})", param) from None
+    return value
+
+
 def _bool(doc: dict, key: str, where: str | None = None) -> bool:
     value = doc.get(key, False)
     if type(value) is not bool:
@@ -102,6 +112,7 @@ def _stop(value) -> tuple[str, ...]:
         if not isinstance(stop, str) or not 1 <= len(stop) <= MAX_STOP_CHARS:
             raise _refuse(f"stop[{i}]: a non-empty string of at most {MAX_STOP_CHARS} characters, got {stop!r:.80}",
                           "stop")
+        _utf8(stop, f"stop[{i}]", "stop")
     return tuple(stops)
 
 
@@ -111,7 +122,7 @@ def _prompt(value) -> str:
     if not isinstance(value, str) or not value:
         raise _refuse("prompt: required, one non-empty string (token arrays and several prompts per request "
                       "are not served)", "prompt")
-    return value
+    return _utf8(value, "prompt", "prompt")
 
 
 def _messages(value) -> list[dict]:
@@ -131,13 +142,13 @@ def _messages(value) -> list[dict]:
 def _content(value, where: str) -> str:
     """A string, or OpenAI's list of text parts (joined)."""
     if isinstance(value, str):
-        return value
+        return _utf8(value, f"{where}.content", "messages")
     if isinstance(value, list) and value:
         parts = []
         for j, part in enumerate(value):
             if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
                 raise _refuse(f"{where}.content[{j}]: only text parts ({{type: text, text: ...}}) are served",
                               "messages")
-            parts.append(part["text"])
+            parts.append(_utf8(part["text"], f"{where}.content[{j}].text", "messages"))
         return "".join(parts)
     raise _refuse(f"{where}.content: a string or a list of text parts", "messages")
