@@ -16,10 +16,13 @@ from compiler.frontend.spec import Spec
 from compiler.runtime.catalog import FEEDBACK_VALUES, OUTCOMES
 
 INTERVAL = "1m"
-# (title, B's share, A's share, B's requests per minute as a multiple of min_samples per window)
-CASES = (("B's share clearly higher", 0.05, 0.01, 1.0), ("B's share clearly lower", 0.01, 0.05, 1.0),
-         ("equal shares", 0.03, 0.03, 1.0), ("no hits in either variant", 0.0, 0.0, 1.0),
-         ("too few samples in B", 0.5, 0.01, 0.01))
+# (title, B's share, A's share, whether B has fewer than min_samples in the window)
+CASES = (("B's share clearly higher", 0.05, 0.01, False), ("B's share clearly lower", 0.01, 0.05, False),
+         ("equal shares", 0.03, 0.03, False), ("no hits in either variant", 0.0, 0.0, False),
+         ("too few samples in B", 0.5, 0.01, True))
+# Samples per variant and window: 0.01 against 0.05 is then z = 7.4, significant at any allowed
+# confidence (z_crit <= 3.9 at 0.9999), and twice min_samples is past the sample threshold.
+SIGNIFICANT_SAMPLES = 2000
 _OTHER = {"outcome": OUTCOMES, "correct": FEEDBACK_VALUES}
 
 
@@ -39,13 +42,13 @@ def expected(p: eq.Proportion, share_b: float, share_a: float, few: bool) -> int
 
 
 def _test(spec: Spec, model: str, p: eq.Proportion, check: eq.ExperimentCheck, case) -> dict:
-    title, share_b, share_a, scale = case
+    title, share_b, share_a, few = case
     minutes = _minutes(eq.window(spec))
-    # Twice min_samples per window in A (and in B unless scaled down): far past the threshold.
-    per_minute = 2 * spec.rollout.experiment.min_samples / minutes
+    min_samples = spec.rollout.experiment.min_samples
+    per_minute = max(2 * min_samples, SIGNIFICANT_SAMPLES) / minutes
     series = (_series(p, model, CONTROL, share_a, per_minute, minutes)
-              + _series(p, model, CANDIDATE, share_b, per_minute * scale, minutes))
-    value = expected(p, share_b, share_a, scale < 1)
+              + _series(p, model, CANDIDATE, share_b, min_samples / 2 / minutes if few else per_minute, minutes))
+    value = expected(p, share_b, share_a, few)
     return {
         "name": f"{check.name}: {title}",
         "interval": INTERVAL,
