@@ -20,7 +20,8 @@ from pathlib import Path
 from compiler.errors import SpecError, SpecIssue
 
 TASKS = ("sentence-embedding", "text-classification", "token-classification")
-NOT_YET = ("text-generation",)
+NOT_YET: tuple[str, ...] = ()
+GENERATIVE = ("text-generation",)  # compiled by onnxruntime-genai (frontend/genai.py) or served by vLLM
 # The transformers head each classification task needs (an architectures entry ends with it).
 HEADS = {"text-classification": "ForSequenceClassification", "token-classification": "ForTokenClassification"}
 # sentence-transformers pooling modes built here (mirrored with torch ops in passes/source_huggingface.py).
@@ -226,7 +227,7 @@ def derive(document: dict, base_dir: Path) -> None:
                   for k in ("inputs", "outputs") if not model.get(k)]
         issues += [SpecIssue(f"model.{k}", "only for model.source huggingface")
                    for k in ("path", "hub_id", "revision") if model.get(k)]
-        if model.get("task") in TASKS + NOT_YET:
+        if model.get("task") in TASKS + NOT_YET + GENERATIVE:
             issues.append(SpecIssue("model.task", f"{model['task']} is for model.source huggingface; "
                                                   "a pytorch or onnx model uses classification, embedding, ..."))
         if issues:
@@ -237,6 +238,10 @@ def derive(document: dict, base_dir: Path) -> None:
 
         return derive_engine_model(document, model_folder(model, base_dir),
                                    "model.hub_id" if model.get("hub_id") else "model.path")
+    if model.get("task") in GENERATIVE:
+        from compiler.frontend.genai import derive as derive_generation  # onnxruntime-genai's builder
+
+        return derive_generation(document, base_dir)
     _check_keys(model)
     hf = read_model(model_folder(model, base_dir), "model.hub_id" if model.get("hub_id") else "model.path")
     _check_task(model, hf)

@@ -6,7 +6,7 @@ import math
 import re
 
 from compiler.errors import SpecIssue
-from compiler.frontend import rules_distill, rules_gates, rules_kubernetes, rules_target, rules_values, rules_vllm
+from compiler.frontend import genai, rules_distill, rules_gates, rules_kubernetes, rules_target, rules_values, rules_vllm
 from compiler.frontend.spec import Spec
 
 
@@ -15,7 +15,7 @@ def check(spec: Spec) -> list[SpecIssue]:
     for rule in (_model_source, _calibration, _replicas, _canary, _blue_green, _gpu_on_cpu,
                  _edge_batch, _labels, _latency_threshold, _triton, rules_gates.check, rules_kubernetes.check,
                  rules_values.check, rules_target.check, rules_distill.check,
-                 rules_vllm.check):
+                 rules_vllm.check, genai.check):
         issues.extend(rule(spec))
     return issues
 
