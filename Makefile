@@ -38,8 +38,9 @@ demo: venv minilm
 test: venv minilm
 	$(PY) -m pytest
 
-bench: venv
+bench: venv minilm
 	$(PY) bench/compile_bench.py
+	$(PY) bench/text_bench.py
 
 # Rewrite every golden (tests/golden/, one harness: tests/golden_harness.py) after an intended
 # change; review `git diff tests/golden` before committing.

@@ -4,7 +4,8 @@
 
 For each example (cpu-x86): a cold build with an empty pass cache, then a warm rebuild of the
 same spec, each in a fresh process (as users run it); then torch eager and the selected
-artifact are timed side by side, interleaved, at batch 1 and 32 with the runtime's thread count.
+artifact are timed side by side, interleaved, at each batch the plan measures (batch 1 and 32 for
+the examples) with the runtime's thread count.
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ def interleaved_p50(runners: dict, inputs: dict, rounds: int = 300) -> dict[str,
     return {name: float(np.median(t)) * 1000 for name, t in times.items()}
 
 
-def latency_rows(spec_path: Path, target_dir: Path) -> list[tuple]:
+def latency_rows(spec_path: Path, target_dir: Path, rounds: int = 300) -> list[tuple]:
+    """Torch eager and the selected artifact at each batch the plan measures (planner.latency_plan:
+    optimize.latency.batch_sizes and the serving batch)."""
     from compiler.frontend import load_spec
     from compiler.passes.data import synthesize
     from compiler.passes.load import load_model
     from compiler.passes.runners import eager_runner, runner_for
+    from compiler.planner import latency_plan
     import json
 
     spec = load_spec(spec_path)
@@ -58,9 +62,9 @@ def latency_rows(spec_path: Path, target_dir: Path) -> list[tuple]:
     runners = {"torch eager": eager_runner(module, threads),
                info["candidate"]: runner_for(info["format"], target_dir / "model" / info["file"], threads)}
     rows = []
-    for batch in (1, 32):
+    for batch in latency_plan(spec).batches:
         inputs = synthesize(spec, batch).inputs
-        p50 = interleaved_p50(runners, inputs)
+        p50 = interleaved_p50(runners, inputs, rounds)
         eager, sel = p50["torch eager"], p50[info["candidate"]]
         rows.append((spec.name, batch, info["candidate"], eager, sel, eager / sel))
     return rows
