@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from compiler.capacity import EnginePlan
 from compiler.frontend.spec import Spec
 from compiler.report_model import Report
 from compiler.runtime.config import RuntimeConfig
@@ -35,6 +36,7 @@ class EmitContext:
     report: Report | None = None
     # Files other emitters produced before this one (e.g. the image digest tag from the lock).
     previous: dict[str, bytes] = field(default_factory=dict)
+    engine: EnginePlan | None = None  # serve.engine vllm: the plan's dtype and capacity decision
 
 
 Files = dict[str, bytes]

@@ -14,6 +14,9 @@ _EMITTERS = {
     "bundle": "compiler.emitters.bundle:BundleEmitter",
     "triton": "compiler.emitters.triton:TritonEmitter",
     "report": "compiler.emitters.report:ReportEmitter",
+    "vllm-image": "compiler.emitters.vllm.emitter:VllmImageEmitter",
+    "vllm-kubernetes": "compiler.emitters.vllm.emitter:VllmKubernetesEmitter",
+    "vllm-monitoring": "compiler.emitters.vllm.emitter:VllmMonitoringEmitter",
 }
 
 
