@@ -192,7 +192,9 @@ def _distill_steps(spec: Spec) -> list[Step]:
     if d is None:
         return []
     who = f"student {d.student}" if d.student else f"the teacher cut to {d.layers} layers"
-    train = _want("distill", spec, True, "", _config("distill", C.STUDENT_ONNX_FP32),
+    # Exported as the teacher is (huggingface sources: the exporter whose graph onnxruntime fuses).
+    exporter = _export_step(spec).config.variant
+    train = _want("distill", spec, True, "", _config("distill", C.STUDENT_ONNX_FP32, variant=exporter),
                   f"{who}, trained {d.steps} steps on the teacher's soft targets (temperature {d.temperature:g})")
     if not train.run:
         return [train]

@@ -220,6 +220,8 @@ class Distillation:
     teacher_accuracy: Number | None
     students: tuple[StudentRow, ...]
     verdict: str  # in words: which student passed, or that none did and why
+    settings: Mapping[str, Number]  # optimize.distill's training settings, as the build used them
+    gates: Mapping[str, Number]  # the gates students were judged by (with min_speedup)
 
 
 @dataclass(frozen=True)
@@ -449,7 +451,7 @@ _distillation = _record(Distillation, lambda t: dict(
     seconds=t("seconds", _number), final_loss=t("final_loss", _number), student_parameters=t("student_parameters", _whole),
     teacher_parameters=t("teacher_parameters", _whole), teacher_candidate=t("teacher_candidate", _text, null=True),
     teacher_accuracy=t("teacher_accuracy", _number, null=True), students=t("students", _list(_student)),
-    verdict=t("verdict", _text)))
+    verdict=t("verdict", _text), settings=t("settings", _mapping(_number)), gates=t("gates", _mapping(_number))))
 
 
 def _with_distillation(t: _Object) -> dict:

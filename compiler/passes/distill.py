@@ -47,7 +47,9 @@ class Training:
     teacher_parameters: int
 
 
-def distill(model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -> tuple[Artifact, Training]:
+def distill(model: LoadedModel, calibration: Dataset | None, ctx: PassContext,
+            exporter: str | None = None) -> tuple[Artifact, Training]:
+    """`exporter`: the plan's, as for the teacher's export (None: optimize.export.exporter)."""
     spec, d = ctx.spec, ctx.spec.optimize.distill
     data, where = training_data(spec, calibration)
     build, student_digest, label = student_builder(spec, model)
@@ -61,7 +63,7 @@ def distill(model: LoadedModel, calibration: Dataset | None, ctx: PassContext) -
         event.detail = f"loss {entry.meta['final_loss']:.4g} after {d.steps} steps"
     student = _trained(build, entry.file("student.safetensors"))
     digest = hashlib.sha256(f"{key}:{NAME}".encode()).hexdigest()
-    made = export(LoadedModel(digest, module=student), ctx, candidate=Candidate.STUDENT_ONNX_FP32.value, digest=digest)
+    made = export(LoadedModel(digest, module=student), ctx, Candidate.STUDENT_ONNX_FP32.value, digest, exporter)
     training = Training(label, where, data.size, d.steps, entry.meta["seconds"], entry.meta["final_loss"],
                         entry.meta["student_parameters"], _parameters(model.module))
     return Artifact(made.candidate, "onnx", "fp32", made.path, made.sha256, (NAME,) + made.produced_by), training
@@ -90,7 +92,7 @@ def training_data(spec: Spec, calibration: Dataset | None) -> tuple[Dataset, str
             raise SpecError(SpecIssue(path, "must return {input_name: array} (and optionally labels)"))
     data = Dataset({k: np.asarray(v) for k, v in arrays.items()}, None if labels is None else np.asarray(labels), "distill")
     check_dataset(spec, data, path)
-    return data, f"{KEY}.data"
+    return data, f"{path} ({d.data.npz or d.data.factory})"
 
 
 def student_builder(spec: Spec, teacher: LoadedModel) -> tuple[Callable[[], Any], str, str]:

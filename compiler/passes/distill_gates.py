@@ -76,7 +76,19 @@ def summary(spec: Spec, training, verifications: dict, failures: dict, reference
         rows.append(StudentRow(name, v.accuracy, v.accuracy_drop, speedup, size, not failures.get(name)))
     return Distillation(training.student, training.data, training.samples, training.steps, training.seconds,
                         training.final_loss, training.student_parameters, training.teacher_parameters,
-                        best[0] if best else None, reference_accuracy, tuple(rows), _verdict(rows, failures))
+                        best[0] if best else None, reference_accuracy, tuple(rows), _verdict(rows, failures),
+                        _settings(spec), _gates(spec))
+
+
+def _settings(spec: Spec) -> dict:
+    d = spec.optimize.distill
+    return {k: getattr(d, k) for k in ("batch_size", "hard_label_weight", "learning_rate", "seed", "temperature")}
+
+
+def _gates(spec: Spec) -> dict:
+    any_student = next((c.value for c in Candidate if c.is_student))
+    gates = {k: v for k, v in gates_for(spec, any_student).__dict__.items() if v is not None}
+    return {**gates, "min_speedup": spec.optimize.distill.min_speedup}
 
 
 def _verdict(rows: list, failures: dict) -> str:

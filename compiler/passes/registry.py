@@ -134,7 +134,7 @@ def _tflite_quantize(step, inputs, ctx):
 def _distill(step, inputs, ctx):
     from compiler.passes import distill
 
-    artifact, ctx.facts["distill"] = distill.distill(inputs.model, inputs.calibration, ctx)
+    artifact, ctx.facts["distill"] = distill.distill(inputs.model, inputs.calibration, ctx, step.config.variant or None)
     inputs.student = artifact  # the base of the student's optimized forms (the steps after this one)
     return artifact
 
