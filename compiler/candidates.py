@@ -26,6 +26,10 @@ class Candidate(StrEnum):
     TFLITE_FP16 = "tflite-fp16"
     TFLITE_INT8_DYNAMIC = "tflite-int8-dynamic"
     TFLITE_INT8_STATIC = "tflite-int8-static"
+    GENAI_FP32 = "genai-fp32"  # text-generation: onnxruntime-genai model builder folders
+    GENAI_FP16 = "genai-fp16"
+    GENAI_INT8 = "genai-int8"
+    GENAI_INT4 = "genai-int4"
     # optimize.distill: a smaller student model, exported and optimized like the teacher.
     STUDENT_ONNX_FP32 = "student-onnx-fp32"
     STUDENT_ONNX_OPT = "student-onnx-opt"
@@ -43,6 +47,10 @@ class Candidate(StrEnum):
     def tensorrt(cls, precision: str) -> Candidate:
         return cls(f"tensorrt-{precision}")
 
+    @classmethod
+    def genai(cls, precision: str) -> Candidate:
+        return cls(f"genai-{precision}")
+
 
 # Least-changed model first: near-ties in measured latency go to the earliest (select.py).
 # fp32 graphs, then half precision, then int8, then pruned weights; TFLite likewise; students last.
@@ -52,6 +60,7 @@ FIDELITY: tuple[Candidate, ...] = (
     C.AOTI_CUDA_FP16, C.TENSORRT_FP16, C.ONNX_FP16, C.AOTI_CUDA_BF16, C.TENSORRT_BF16,
     C.ONNX_INT8_DYNAMIC, C.ONNX_INT8_STATIC, C.TENSORRT_INT8, C.ONNX_PRUNED,
     C.TFLITE_FP32, C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC,
+    C.GENAI_FP32, C.GENAI_FP16, C.GENAI_INT8, C.GENAI_INT4,
     # Another model altogether: after every form of the teacher.
     C.STUDENT_ONNX_OPT, C.STUDENT_ONNX_FP32, C.STUDENT_ONNX_INT8_DYNAMIC,
 )

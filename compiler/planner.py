@@ -79,6 +79,7 @@ class Plan:
     target_engine: EngineConfig | None = None  # GPU targets only
     engine_plan: EnginePlan | None = None  # serve.engine vllm: its dtype and capacity plan
     latency: LatencyPlan | None = None  # None: latency is not measured on this host
+    notes: tuple[str, ...] = ()  # text-generation: the model's size and a build's rough cost (explain)
 
     def runs(self, name: str) -> bool:
         return any(s.name == name and s.run for s in self.passes)
@@ -106,11 +107,13 @@ def host_plan(spec: Spec, probe: Callable[[], bool] | None = None) -> Plan:
 def plan(spec: Spec, gpu_on_host: bool = False) -> Plan:
     if spec.serve.engine == "vllm":
         return _vllm_plan(spec, gpu_on_host)
+    if spec.model.task == "text-generation":
+        return _genai_plan(spec, gpu_on_host)
     t = spec.target
     steps = _edge_steps(spec) if t.is_edge else _onnx_steps(spec, gpu_on_host)
     measure, note = _measurement(spec)
     return Plan(t.name, tuple(steps), tuple(_emitters(spec)), measure, note, _preference(spec),
-                gpu_on_host, target_engine(spec), latency_plan(spec) if measure else None)
+                gpu_on_host, target_engine(spec), latency=latency_plan(spec) if measure else None)
 
 
 def target_engine(spec: Spec) -> EngineConfig | None:
@@ -387,3 +390,30 @@ def _vllm_plan(spec: Spec, gpu_on_host: bool) -> Plan:
                 Step("report", True, "report.md and report.json")]
     note = "not measured by deployc: vLLM serves on the target's GPUs; the capacity plan estimates throughput"
     return Plan(spec.target.name, passes, tuple(emitters), False, note, (), gpu_on_host, None, engine_plan=engine)
+
+
+def _genai_plan(spec: Spec, gpu_on_host: bool) -> Plan:
+    """text-generation compiled by onnxruntime-genai's model builder: one folder per precision the
+    target runs and its memory holds (compiler/llm_memory.py); edge targets have no builder route."""
+    from compiler.frontend.genai import spec_model
+    from compiler.llm_memory import choices
+
+    t = spec.target
+    if t.is_edge:
+        steps = [Step("genai-build", False, f"target {t.name} is an edge target: litert-torch's generative export "
+                                            "is not wired into deployc yet; build text-generation for a CPU or "
+                                            "NVIDIA target", _config("genai-build", C.GENAI_FP32, "fp32",
+                                                                     "onnxruntime-genai"))]
+        notes: list[str] = []
+    else:
+        made, notes = choices(spec, spec_model(spec))
+        steps = [Step("genai-build", c.run, c.reason, _config("genai-build", C.genai(c.precision), c.precision,
+                                                              "onnxruntime-genai", device=c.device))
+                 for c in made if c.precision in ("int4", "int8", "fp16", "fp32")]
+    measure, note = _measurement(spec)
+    if t.is_gpu:
+        measure, note = False, (f"not measured on this host (onnxruntime-genai's CUDA build runs on the "
+                                f"target's {t.gpu.model if t.gpu else 'NVIDIA'} GPU)")
+    preference = tuple(C.genai(p) for p in ("fp16", "int4", "fp32", "int8") if p in spec.optimize.precisions)
+    return Plan(t.name, tuple(steps), tuple(_emitters(spec)), measure, note, preference, gpu_on_host,
+                notes=tuple(notes))
