@@ -94,6 +94,8 @@ def explain(spec: Path = SpecArg, overrides: Optional[List[str]] = Overrides,
     console.print(f"latency: {p.measure_note}", markup=False)
     if p.engine_plan is not None:  # serve.engine vllm: the capacity plan's arithmetic
         console.print("capacity:\n  " + "\n  ".join(p.engine_plan.capacity.lines), markup=False)
+    if p.notes:  # text-generation: the model's size and a build's rough cost
+        console.print("model:\n  " + "\n  ".join(p.notes), markup=False)
 
 
 def _makes(config) -> str:
