@@ -25,6 +25,8 @@ PINS = {
     "prometheus-client": "0.26.0",
     "onnxruntime": "1.32.0",
     "onnxruntime-gpu": "1.31.1",  # the newest CUDA build on the index lags the CPU one
+    # text generation: the runtime's LLM backend (og.Model, og.Generator); it runs on onnxruntime
+    "onnxruntime-genai": "0.18.0",
     "torch": "2.13.0",
     "ai-edge-litert": "2.3.0",
     "tokenizers": "0.23.3",  # text models: the runtime tokenizes requests from tokenizer.json
@@ -39,7 +41,9 @@ SERVER = ("numpy", "starlette", "uvicorn", "httptools", "prometheus-client", "to
 # download from a hub, which a server reading its own tokenizer.json never does. The image
 # installs the lock with --no-deps: the lock is the complete set, nothing else gets resolved.
 NO_DEPS = ("tokenizers",)
-ENGINES = ("onnxruntime", "onnxruntime-gpu", "torch", "ai-edge-litert")
+ENGINES = ("onnxruntime", "onnxruntime-gpu", "torch", "ai-edge-litert", "onnxruntime-genai")
+# Direct pins an engine brings along (so the lock holds the tested onnxruntime, not the newest).
+ENGINE_WITH = {"onnxruntime-genai": ("onnxruntime",)}
 GPU_PROVIDERS = {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
 # The newest glibc the wheels may need: every supported base (Debian 12, Ubuntu 22.04 and
 # later) has it. pip's --platform matches tags exactly, so `pip_platforms` lists the older
@@ -73,19 +77,22 @@ class Lock:
 
 
 def engine_for(backend: str, providers: list[str]) -> str:
-    """The package that runs the model for a runtime backend (onnxruntime | torch | litert)."""
+    """The package that runs the model for a runtime backend (onnxruntime | torch | litert |
+    onnxruntime-genai)."""
     if backend == "onnxruntime":
         return "onnxruntime-gpu" if GPU_PROVIDERS & set(providers) else "onnxruntime"
     if backend == "torch":
         return "torch"
     if backend == "litert":
         return "ai-edge-litert"
+    if backend == "onnxruntime-genai":  # CPU build; the CUDA one (onnxruntime-genai-cuda) is not locked yet
+        return "onnxruntime-genai"
     raise DeploycError(f"image: no dependency set for runtime backend {backend!r}")
 
 
 def requirements(engine: str) -> list[str]:
     """Pinned direct dependencies of the server with one engine, sorted (NO_DEPS included)."""
-    return [f"{name}=={PINS[name]}" for name in sorted((*SERVER, engine))]
+    return [f"{name}=={PINS[name]}" for name in sorted((*SERVER, engine, *ENGINE_WITH.get(engine, ())))]
 
 
 def platform_tag(platform: str) -> str:
