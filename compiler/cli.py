@@ -248,6 +248,23 @@ def serve(
 
 @app.command()
 @guarded
+def register(
+    tree: Path = typer.Argument(..., help="a built target folder, e.g. out/cpu-x86"),
+    name: Optional[str] = typer.Option(None, "--name", help="registered model to add a version to "
+                                       "(default: <spec name>-<target>)"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking server (default: "
+                                               "MLFLOW_TRACKING_URI, else the server the model came from)"),
+) -> None:
+    """Record a build in the MLflow model registry: a version with the artifacts, gates and image links."""
+    from compiler.actions.register import register as run_register
+
+    r = run_register(tree, name, tracking_uri)
+    state = "registered" if r.created else "already registered"
+    console.print(f"{state}: models:/{r.name}/{r.version} (run {r.run_id}) on {r.tracking_uri}", markup=False)
+
+
+@app.command()
+@guarded
 def lock(
     upgrade: bool = typer.Option(False, "--upgrade", help="re-resolve every package to the newest version the "
                                  "direct pins allow (default: keep what the locks pin)"),

@@ -138,7 +138,7 @@ def registry_failure(exc: Exception, key: str, what: str, tracking_uri: str) -> 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     where = public_tracking_uri(tracking_uri)
     if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
-        return SpecError(SpecIssue(key, f"{what} is not in the registry at {where}: {text}"))
+        return SpecError(SpecIssue(key, f"{what}: not found in the registry at {where}: {text}"))
     return RegistryError(f"{key}: the MLflow tracking server at {where} could not be used ({what}): {text}")
 
 

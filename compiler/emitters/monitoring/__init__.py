@@ -28,7 +28,7 @@ from compiler.emitters.monitoring.dashboard import build_dashboard
 from compiler.emitters.monitoring.drift import drift_group
 from compiler.emitters.monitoring.manifests import prometheus_rule, rules_file, service_monitor
 from compiler.emitters.monitoring.promtool_tests import unit_tests
-from compiler.emitters.monitoring.rules import Group, Options, Settings, check_spec_labels
+from compiler.emitters.monitoring.rules import Group, Options, Settings, check_spec_labels, provenance
 from compiler.emitters.monitoring.slo import slo_group
 
 __all__ = ["MonitoringEmitter", "Options", "CatalogMismatchError", "check_expr", "build_groups"]
@@ -46,7 +46,7 @@ class MonitoringEmitter:
         if not ctx.spec.monitoring.enabled:
             return {}
         check_spec_labels(ctx.spec)
-        s = Settings(ctx.spec, self.options)
+        s = Settings(ctx.spec, self.options, provenance(ctx.spec, ctx.selected.sha256 if ctx.selected else None))
         groups = build_groups(s, ctx.runtime.drift if ctx.runtime else {})
         known = check_groups(groups)
         files = _experiment_tests(ctx)

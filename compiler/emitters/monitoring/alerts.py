@@ -50,7 +50,7 @@ def error_ratio(s: Settings) -> Alert:
         "DeploycErrorRatioHigh", expr, "page",
         "{{ $labels.model }} fails {{ $value | humanizePercentage }} of requests",
         f"Server errors and timeouts over {w} are above {num(limit * 100)}% of all requests.",
-        s.for_("5m"), tuple(cases))
+        s.for_("5m"), tuple(cases), provenance=True)
 
 
 def queue_saturation(s: Settings) -> Alert:

@@ -60,7 +60,7 @@ def _alert(s: Settings, baseline: dict[str, DriftBaseline]) -> Alert:
         "Input {{ $labels.input }} of {{ $labels.model }} drifted (PSI {{ printf \"%.4g\" $value }})",
         f"The population stability index of {{{{ $labels.input }}}} over {s.mon.drift.window} against "
         f"the build-time baseline is {{{{ printf \"%.4g\" $value }}}}, above {num(threshold)}.",
-        s.for_("15m"), _cases(s, baseline))
+        s.for_("15m"), _cases(s, baseline), provenance=True)
 
 
 def _cases(s: Settings, baseline: dict[str, DriftBaseline]) -> tuple[AlertCase, ...]:

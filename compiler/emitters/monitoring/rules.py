@@ -67,6 +67,9 @@ class Alert:
     description: str
     for_: str | None
     cases: tuple[AlertCase, ...] = ()
+    # Says which spec and model produced the running version (Settings.provenance): alerts about the
+    # model's own behaviour (drift, failing requests), whose responder decides whether to roll back.
+    provenance: bool = False
 
 
 Rule = Union[Recording, Alert]
@@ -97,6 +100,7 @@ class Settings:
 
     spec: Spec
     options: Options = field(default_factory=Options)
+    provenance: dict[str, str] = field(default_factory=dict)  # annotation -> text (see provenance())
 
     @property
     def model(self) -> str:
@@ -117,10 +121,24 @@ class Settings:
         out = {"summary": alert.summary, "description": alert.description}
         if self.mon.runbook_url:
             out["runbook_url"] = f"{self.mon.runbook_url}#{alert.alert.lower()}"
+        if alert.provenance:
+            out.update(self.provenance)
         return out
 
     def model_selector(self) -> str:
         return f"model={quote(self.model)}"
+
+
+def provenance(spec: Spec, model_sha256: str | None) -> dict[str, str]:
+    """Which build runs: the spec's name and version, the shipped model's sha256 (when the
+    emitter knows it), and the registry version it came from (model.source mlflow). Annotations
+    are Go templates, so a `{{` in a value is broken up to stay literal."""
+    out = {"spec": f"{spec.name} {spec.version}"}
+    if model_sha256:
+        out["model_sha256"] = model_sha256
+    if spec.registry is not None:
+        out["model_source"] = f"{spec.registry.resolved} ({spec.registry.tracking_uri})"
+    return {k: v.replace("{{", "{ {") for k, v in out.items()}
 
 
 def check_spec_labels(spec: Spec) -> None:
