@@ -73,3 +73,12 @@ def test_pip_platforms_list_every_older_manylinux_tag():
     tags = locks.pip_platforms("manylinux_2_28_x86_64")
     assert tags[0] == "manylinux_2_28_x86_64" and "manylinux_2_17_x86_64" in tags and "manylinux2014_x86_64" in tags
     assert all(t.endswith("aarch64") for t in locks.pip_platforms("manylinux_2_28_aarch64"))
+
+
+@pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64"])
+@pytest.mark.parametrize("python", ["3.11", "3.12", "3.13"])
+def test_generation_lock_pins_onnxruntime_genai_and_the_tested_onnxruntime(platform, python):
+    engine = locks.engine_for("onnxruntime-genai", ["CPUExecutionProvider"])
+    pins = {p.name: p.version for p in locks.load(engine, platform, python).pins}
+    assert pins["onnxruntime-genai"] == locks.PINS["onnxruntime-genai"]
+    assert pins["onnxruntime"] == locks.PINS["onnxruntime"]  # not whatever the index had newest
