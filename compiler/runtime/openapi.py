@@ -84,6 +84,8 @@ SCHEMAS = {
     "ModelList": {"type": "object", "required": ["object", "data"],
                   "properties": {"object": {"type": "string"}, "data": {"type": "array", "items": {
                       "type": "object", "required": ["id", "object"]}}}},
+    "Feedback": {"type": "object", "required": ["correct"], "additionalProperties": False,
+                 "properties": {"correct": {"type": "boolean"}}},
     "Ready": {"type": "object", "properties": {"ready": {"type": "boolean"}, "live": {"type": "boolean"},
                                                "name": {"type": "string"}, "reason": {"type": "string"}}},
 }
@@ -111,6 +113,12 @@ def _model_paths(base: str, params: list) -> dict:
         base + "/ready": _get("Model readiness", "Ready", {**not_found, "503": _json_body(_ref("Ready"), "Not ready")},
                               params),
         base + "/infer": infer,
+        base + "/feedback": {"post": {
+            "summary": "Whether an answer was correct (an A/B experiment's quality signal: deployc_feedback_total)",
+            "parameters": params,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Feedback")}}},
+            "responses": {"200": _json_body({"type": "object"}, "Counted"), "400": ERROR, "404": ERROR,
+                          "413": ERROR}}},
     }
 
 
