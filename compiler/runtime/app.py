@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from .backend import PLATFORMS
 from .config import RuntimeConfig
+from .entities import extra_outputs
 from .errors import InferError
 from .feedback import feedback
 from .infer import JSON_HEADERS, PATH, Handler, error_body
@@ -75,7 +76,7 @@ async def model_metadata(request: Request) -> Response:
     return _json({
         "name": config.model_name, "versions": [config.model_version],
         "platform": PLATFORMS[config.backend],
-        "inputs": text + _tensor_meta(config.inputs), "outputs": _tensor_meta(config.outputs),
+        "inputs": text + _tensor_meta(config.inputs), "outputs": _tensor_meta(config.outputs + extra_outputs(config)),
     })
 
 

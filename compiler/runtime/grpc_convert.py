@@ -18,7 +18,7 @@ import numpy as np
 from . import grpc_predict_v2_pb2 as pb
 from .errors import InferError
 from .protocol import InferRequest, Signature, decode_doc, dtype_name
-from .text_protocol import BYTES
+from .text_protocol import BYTES, bytes_elements
 
 # The typed-contents field each datatype is carried in (the protocol's InferTensorContents).
 CONTENTS = {
@@ -99,6 +99,7 @@ def response(req: InferRequest, results: dict[str, np.ndarray], model: str, vers
     out = pb.ModelInferResponse(model_name=model, model_version=version, id=req.id or "")
     for name in req.outputs:
         arr = results[name]
-        out.outputs.add(name=name, datatype=dtype_name(arr.dtype), shape=arr.shape)
-        out.raw_output_contents.append(np.ascontiguousarray(arr).tobytes())
+        strings = arr.dtype == object  # a BYTES output (entities.py): length-prefixed elements
+        out.outputs.add(name=name, datatype="BYTES" if strings else dtype_name(arr.dtype), shape=arr.shape)
+        out.raw_output_contents.append(bytes_elements(arr) if strings else np.ascontiguousarray(arr).tobytes())
     return out

@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from . import grpc_predict_v2_pb2 as pb
 from . import grpc_predict_v2_pb2_grpc as pb_grpc
 from .backend import PLATFORMS
+from .entities import extra_outputs
 from .errors import InferError, ServerError, SlowBody, Timeout, TooLarge, Unavailable
 from .grpc_convert import code_of, decode_message, response
 from .infer import run_request, within
@@ -68,7 +69,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             if config.text else []
         return pb.ModelMetadataResponse(
             name=config.model_name, versions=[config.model_version], platform=PLATFORMS[config.backend],
-            inputs=text + _tensors(config.inputs), outputs=_tensors(config.outputs))
+            inputs=text + _tensors(config.inputs), outputs=_tensors(config.outputs + extra_outputs(config)))
 
     async def _check_model(self, name: str, version: str, context) -> None:
         try:

@@ -14,6 +14,7 @@ import time
 import uuid
 import zlib
 
+from .entities import TASK, finish, model_outputs
 from .errors import InferError, ServerError, SlowBody, Timeout, TooLarge, Unavailable
 from .protocol import check_model, decode, encode
 from .state import RuntimeState
@@ -39,12 +40,22 @@ async def run_request(state: RuntimeState, req):
     and gRPC share this: one path from a decoded request to results)."""
     if req.texts is not None:
         state.tokenize(req)
-    if req.timeout_s is None:
-        return await state.engine.infer(req)
+    wanted = req.outputs
+    req.outputs = model_outputs(wanted)  # the backend computes logits; entities come from them
     try:
-        return await within(req.timeout_s, state.engine.infer(req))
+        if req.timeout_s is None:
+            results = await state.engine.infer(req)
+        else:
+            results = await within(req.timeout_s, state.engine.infer(req))
     except (asyncio.TimeoutError, TimeoutError):
         raise Timeout(f"the request took longer than its timeout ({req.timeout_s} s)") from None
+    finally:
+        req.outputs = wanted
+    if state.text is None or state.text.config.task != TASK:
+        return results
+    results = finish(req, wanted, state.sig.outputs, dict(results), state.text)
+    req.outputs = tuple(results)  # a pre-tokenized request without named outputs gets no entities
+    return results
 
 
 def error_body(message: str) -> bytes:

@@ -16,8 +16,9 @@ import numpy as np
 
 from . import strictjson
 from .config import RuntimeConfig, TensorInfo
+from .entities import extra_outputs
 from .errors import InferError, NotFound, ServerError
-from .text_protocol import BYTES, text_input
+from .text_protocol import BYTES, bytes_elements, bytes_json, text_input
 
 DTYPES: dict[str, np.dtype] = {
     name: np.dtype(np_name) for name, np_name in (
@@ -44,7 +45,8 @@ class Signature:
 
     @classmethod
     def of(cls, config: RuntimeConfig) -> "Signature":
-        return cls({t.name: t for t in config.inputs}, tuple(t.name for t in config.outputs),
+        outputs = config.outputs + extra_outputs(config)
+        return cls({t.name: t for t in config.inputs}, tuple(t.name for t in outputs),
                    config.batching, config.max_batch_size, config.text.input if config.text else None)
 
 
@@ -354,13 +356,15 @@ def encode(req: InferRequest, results: dict[str, np.ndarray], model: str, versio
     blobs: list[bytes] = []
     for name in req.outputs:
         arr = results[name]
-        head = f'{{"name":{json.dumps(name)},"datatype":"{dtype_name(arr.dtype)}","shape":{json.dumps(list(arr.shape))}'
+        strings = arr.dtype == object  # a BYTES output (entities.py)
+        datatype = BYTES if strings else dtype_name(arr.dtype)
+        head = f'{{"name":{json.dumps(name)},"datatype":"{datatype}","shape":{json.dumps(list(arr.shape))}'
         if name in req.binary_outputs:
-            blob = np.ascontiguousarray(arr).tobytes()
+            blob = bytes_elements(arr) if strings else np.ascontiguousarray(arr).tobytes()
             outputs.append(f'{head},"parameters":{{"binary_data_size":{len(blob)}}}}}')
             blobs.append(blob)
         else:
-            outputs.append(f'{head},"data":[{json_numbers(arr)}]}}')
+            outputs.append(f'{head},"data":[{bytes_json(arr) if strings else json_numbers(arr)}]}}')
     doc = f'{{"model_name":{json.dumps(model)},"model_version":{json.dumps(version)},"outputs":[{",".join(outputs)}]'
     if req.id is not None:
         doc += f',"id":{json.dumps(req.id)}'

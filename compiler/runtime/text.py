@@ -34,6 +34,7 @@ class Tokens:
 
     ids: list[np.ndarray]
     unknown: int  # tokens the tokenizer mapped to its unknown token
+    encodings: list | None = None  # the tokenizer's encodings (offsets, tokens): token classification only
 
     @property
     def count(self) -> int:
@@ -80,7 +81,8 @@ class TextEncoder:
             if self.unk_id is not None:
                 unknown += int(np.count_nonzero(row == self.unk_id))
             ids.append(row)
-        return Tokens(ids, unknown)
+        keep = self.config.task == "token-classification"  # entities need offsets and tokens
+        return Tokens(ids, unknown, encodings if keep else None)
 
 
 def _check_text(text: str, where: str) -> None:

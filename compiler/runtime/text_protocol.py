@@ -91,3 +91,15 @@ def texts_from_binary(binary: bytes, offset: int, size, rows: int, where: str) -
     if pos != end:
         raise InferError(f"{where}: {end - pos} bytes after the {rows} elements the shape declares")
     return texts, end
+
+
+def bytes_elements(arr) -> bytes:
+    """A BYTES output's binary form: each element a 4-byte little-endian length, then its bytes."""
+    return b"".join(struct.pack("<I", len(e)) + e for e in arr.ravel())
+
+
+def bytes_json(arr) -> str:
+    """A BYTES output's JSON data: its elements as strings (they are UTF-8 JSON text)."""
+    import json
+
+    return ",".join(json.dumps(e.decode("utf-8"), ensure_ascii=False) for e in arr.ravel())
