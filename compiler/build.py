@@ -172,3 +172,21 @@ def _write_build_log(out: Path, target: str, events: list[PassEvent]) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     data = [{"pass": e.name, "seconds": round(e.seconds, 3), "cached": e.cached, "detail": e.detail} for e in events]
     (log_dir / f"{target}.build.json").write_bytes(dumps(data))
+
+
+def build_engine(spec: Spec, out: Path, probe: Callable[[], bool] | None = None) -> tuple[Path, dict]:
+    """serve.engine vllm: the engine loads the Hugging Face folder itself, so no pass runs and
+    nothing is selected; the plan's emitters write the image context, manifests and rules, and
+    capacity.json records the capacity plan they were made from. Returns (target dir, lock)."""
+    the_plan = host_plan(spec, probe)
+    engine = the_plan.engine_plan
+    ctx = EmitContext(spec, None, None, engine=engine)
+    files: dict = {}
+    for step in the_plan.emitters:
+        if step.run and step.name.startswith("vllm-"):
+            files.update(emitter(step.name).emit(ctx))
+    files["capacity.json"] = dumps({**asdict(engine), "plan": [s.row() for s in (*the_plan.passes, *the_plan.emitters)]})
+    target_dir = Path(out) / spec.target.name
+    meta = {"deployc": __version__, "target": spec.target.name, "engine": spec.serve.engine,
+            "spec": {"name": spec.name, "version": spec.version, "digest": sha256_json(spec.resolved)}}
+    return target_dir, write_tree(target_dir, files, meta)

@@ -166,6 +166,12 @@ def build(
     from compiler.progress import Progress
 
     s = load_spec(spec, overrides or [])
+    if s.serve.engine == "vllm":  # no pass and no selection: vLLM loads the model folder itself
+        from compiler.build import build_engine
+
+        target_dir, _ = build_engine(s, out)
+        console.print(f"serve.engine vllm: wrote {target_dir} (capacity.json holds the plan)", markup=False)
+        return
     with Progress(console) as progress:
         result = run_build(s, out, Cache(enabled=not no_cache), progress.event, image, on_progress=progress.step)
     progress.summary(result)

@@ -71,6 +71,12 @@ BUILDS = {
     "triton": ("digits-cnn", "nvidia-a100", ["serve.engine=triton", "serve.batching.max_batch_size=8"]),
     # fixed_dims stays the example's {seq: 32}: its calibration factory makes 32-token rows.
     "edge": ("text-encoder", "android-arm64", ["optimize.edge.batch_size=2"]),
+    # serve.engine vllm (the example's): a config-only 70B folder, planned and emitted, no pass.
+    "vllm": ("llama70b-plan/llama70b.yaml", "nvidia-h100x8", [
+        "serve.vllm.image_digest=sha256:" + "0" * 64, "serve.vllm.gpu_memory_utilization=0.85",
+        "serve.vllm.prefix_caching=false", "serve.throughput.tokens_per_second=9000",
+        "serve.throughput.per_replica_tokens_per_second=2000",
+    ]),
 }
 
 
@@ -118,8 +124,18 @@ def _candidates(tree: Path) -> set[str]:
     return {c["candidate"] for c in _report(tree)["candidates"]}
 
 
+def _vllm_command(tree: Path) -> list[str]:
+    return _container(tree, "k8s/deployment.yaml")["command"]
+
+
 # key -> (build id, predicate on the built target folder)
 ROUTES = {
+    "serve.vllm.image_digest": ("vllm", lambda t: f"@sha256:{'0' * 64}\n" in _read(t, "image/Dockerfile")),
+    "serve.vllm.gpu_memory_utilization": ("vllm", lambda t: "--gpu-memory-utilization 0.85" in " ".join(_vllm_command(t))),
+    "serve.vllm.prefix_caching": ("vllm", lambda t: "--no-enable-prefix-caching" in _vllm_command(t)),
+    # ceil(9000 / 2000): five replicas, the Deployment's and the autoscaler's floor
+    "serve.throughput.tokens_per_second": ("vllm", lambda t: _docs(t, "k8s/deployment.yaml")[0]["spec"]["replicas"] == 5),
+    "serve.throughput.per_replica_tokens_per_second": ("vllm", lambda t: _docs(t, "k8s/hpa.yaml")[0]["spec"]["minReplicas"] == 5),
     "serve.engine": ("triton", lambda t: "max_batch_size: 8" in _read(t, "triton/digits-cnn/config.pbtxt")),
     "serve.port": ("canary", lambda t: {"containerPort": 8181, "name": "http", "protocol": "TCP"} in _container(t)["ports"]
                    and "--port 8181" in _read(t, "image/Dockerfile").replace('", "', " ").replace('"', "")),
@@ -260,7 +276,12 @@ def _built(build_id: str, out: str) -> Path:
     from compiler.passes.cache import Cache
 
     example, target, overrides = BUILDS[build_id]
-    spec = load_spec(EXAMPLES / example / "deploy.yaml", [f"target={target}", *overrides])
+    path = EXAMPLES / example if example.endswith(".yaml") else EXAMPLES / example / "deploy.yaml"
+    spec = load_spec(path, [f"target={target}", *overrides])
+    if spec.serve.engine == "vllm":  # no pass, no selection (compiler.build.build_engine)
+        from compiler.build import build_engine
+
+        return build_engine(spec, Path(out) / build_id)[0]
     return build(spec, Path(out) / build_id, Cache()).target_dir
 
 
