@@ -11,7 +11,8 @@ Files (relative to <out>/<target>/):
                                    queries (compiler/emitters/kubernetes/experiment_tests.py)
 
 Groups: slo.py (SLO recordings, burn-rate alerts), alerts.py (errors, saturation, health),
-drift.py (PSI against the build-time baseline in ctx.runtime.drift, when there is one).
+drift.py (PSI against the build-time baseline in ctx.runtime.drift, when there is one),
+prompt_drift.py (text generation: prompt length against the last day's).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from compiler.emitters.monitoring.crosscheck import CatalogMismatchError, check_
 from compiler.emitters.monitoring.dashboard import build_dashboard
 from compiler.emitters.monitoring.drift import drift_group
 from compiler.emitters.monitoring.manifests import prometheus_rule, rules_file, service_monitor
+from compiler.emitters.monitoring.prompt_drift import prompt_drift_group
 from compiler.emitters.monitoring.promtool_tests import unit_tests
 from compiler.emitters.monitoring.rules import Group, Options, Settings, check_spec_labels, provenance
 from compiler.emitters.monitoring.slo import slo_group
@@ -68,8 +70,8 @@ def _experiment_tests(ctx: EmitContext) -> Files:
 
 
 def build_groups(s: Settings, baseline: dict) -> list[Group]:
-    drift = drift_group(s, baseline)
-    return [slo_group(s), alerts_group(s)] + ([drift] if drift else [])
+    optional = (drift_group(s, baseline), prompt_drift_group(s))
+    return [slo_group(s), alerts_group(s)] + [g for g in optional if g is not None]
 
 
 def _yaml(data: dict) -> bytes:

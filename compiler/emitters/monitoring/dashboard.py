@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from compiler.emitters.monitoring.crosscheck import check_expr
 from compiler.emitters.monitoring.drift import psi_record
 from compiler.emitters.monitoring.rules import Group, Settings, num
-from compiler.emitters.monitoring.slo import BAD_OUTCOMES, PAGE, factor, slis
+from compiler.emitters.monitoring.slo import BAD_OUTCOMES, PAGE, TPOT_SECONDS, factor, slis
 
 RATE = "$__rate_interval"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -54,7 +54,7 @@ def _panels(s: Settings, drift: bool) -> list[Panel]:
     sel, m = s.model_selector(), s.mon
     bad = "|".join(BAD_OUTCOMES)
     requests = f"deployc_requests_total{{{sel}}}"
-    availability, latency = slis(s)
+    objectives = slis(s)
     page = factor(s, PAGE[0][0], PAGE[0][2])
 
     def quantile(metric: str, q: float) -> str:
@@ -71,9 +71,9 @@ def _panels(s: Settings, drift: bool) -> list[Panel]:
               tuple((f"p{round(q * 100)}", quantile("deployc_request_duration_seconds", q)) for q in (0.5, 0.9, 0.99)),
               m.slo.latency_threshold_seconds, "The SLO threshold is the line."),
         Panel("SLO bad-request ratios (1h)", "percentunit",
-              tuple((sli.name, f"{sli.record('1h')}{{{sel}}}") for sli in (availability, latency))),
+              tuple((sli.name, f"{sli.record('1h')}{{{sel}}}") for sli in objectives)),
         Panel("Error budget burn rate (1h)", "short",
-              tuple((sli.name, f"{sli.record('1h')}{{{sel}}} / {num(sli.budget)}") for sli in (availability, latency)),
+              tuple((sli.name, f"{sli.record('1h')}{{{sel}}} / {num(sli.budget)}") for sli in objectives),
               page, f"1 spends the budget exactly over the SLO period; {num(page)} pages."),
         Panel("Batch-queue wait p99", "s", (("p99", quantile("deployc_queue_duration_seconds", 0.99)),),
               m.saturation.max_queue_seconds),
@@ -89,10 +89,30 @@ def _panels(s: Settings, drift: bool) -> list[Panel]:
               (("{{version}} {{backend}} {{artifact}}", f"count by (version, backend, artifact) "
                                                          f"(deployc_model_info{{{sel}}})"),)),
     ]
+    if s.spec.model.task == "text-generation":
+        panels += _generation_panels(s, quantile)
     if drift:
         panels.append(Panel(f"Input drift (PSI over {m.drift.window})", "short",
                             (("{{input}}", f"{psi_record(s)}{{{sel}}}"),), m.drift.threshold))
     return panels
+
+
+def _generation_panels(s: Settings, quantile) -> list[Panel]:
+    sel = s.model_selector()
+    return [
+        Panel("Time to first token", "s",
+              tuple((f"p{round(q * 100)}", quantile("deployc_time_to_first_token_seconds", q)) for q in (0.5, 0.99)),
+              s.mon.slo.latency_threshold_seconds, "The SLO threshold is the line."),
+        Panel("Time per output token", "s",
+              tuple((f"p{round(q * 100)}", quantile("deployc_time_per_output_token_seconds", q)) for q in (0.5, 0.99)),
+              TPOT_SECONDS),
+        Panel("Tokens per second", "short",
+              (("generated", f"sum(rate(deployc_generation_tokens_total{{{sel}}}[{RATE}]))"),
+               ("prompt", f"sum(rate(deployc_prompt_tokens_total{{{sel}}}[{RATE}]))"))),
+        Panel("Generation requests", "short",
+              (("running", f"sum(deployc_num_requests_running{{{sel}}})"),
+               ("waiting", f"sum(deployc_num_requests_waiting{{{sel}}})"))),
+    ]
 
 
 def _panel(index: int, p: Panel) -> dict:

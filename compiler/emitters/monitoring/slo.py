@@ -9,6 +9,11 @@ An error ratio is recorded per window; an alert fires when both a long and a sho
 burn the error budget (1 - objective) faster than a factor:
   page:   1h and 5m  at 14.4x,  or  6h and 30m at 6x
   ticket: 1d and 2h  at 3x,     or  3d and 6h  at 1x
+A text-generation model (model.task text-generation) has three SLIs: availability; time to first
+token (the latency a streaming client waits on) against latency_threshold_seconds; and time per
+output token against TPOT_SECONDS, both at latency_objective, from the runtime's generation
+histograms (the whole request's duration measures how long an answer is, not how fast it comes).
+
 The factors are the workbook's budget shares (2% in 1h, 5% in 6h, 10% in 1d and in 3d) over
 the SLO period; for the default 30d period they are exactly 14.4, 6, 3 and 1.
 """
@@ -31,6 +36,7 @@ PAGE = (("1h", "5m", 0.02), ("6h", "30m", 0.05))
 TICKET = (("1d", "2h", 0.10), ("3d", "6h", 0.10))
 BAD_OUTCOMES = ("server_error", "timeout")
 REQUESTS_PER_MINUTE = 100  # in the promtool cases
+TPOT_SECONDS = 0.1  # 10 tokens/s per stream: slower reads as stalled text (as the vLLM rules)
 
 
 @dataclass(frozen=True)
@@ -57,19 +63,25 @@ def slo_group(s: Settings) -> Group:
     return Group(f"deployc.{s.model}.slo", tuple(rules))
 
 
-def slis(s: Settings) -> tuple[Sli, Sli]:
+def slis(s: Settings) -> tuple[Sli, ...]:
     slo = s.mon.slo
     threshold = latency_bound(slo.latency_threshold_seconds)
+    availability = _availability(s)
+    if s.spec.model.task == "text-generation":
+        return (availability,
+                histogram_sli(s, "ttft", "time to first token", "deployc_time_to_first_token_seconds", threshold),
+                histogram_sli(s, "tpot", "time per output token", "deployc_time_per_output_token_seconds",
+                              TPOT_SECONDS))
+    return (availability, histogram_sli(s, "latency", "latency", "deployc_request_duration_seconds", threshold))
+
+
+def _availability(s: Settings) -> Sli:
     sel = s.model_selector()
     bad = "|".join(BAD_OUTCOMES)
 
     def availability(w: str) -> str:
         errors = f'sum by (model) (rate(deployc_requests_total{{{sel},outcome=~"{bad}"}}[{w}]))'
         return f"{errors} / sum by (model) (rate(deployc_requests_total{{{sel}}}[{w}]))"
-
-    def latency(w: str) -> str:
-        fast = f'sum by (model) (rate(deployc_request_duration_seconds_bucket{{{sel},le="{le(threshold)}"}}[{w}]))'
-        return f"1 - ({fast} / sum by (model) (rate(deployc_request_duration_seconds_count{{{sel}}}[{w}])))"
 
     def availability_series(ratio: float, minutes: int) -> tuple[Series, ...]:
         per = REQUESTS_PER_MINUTE
@@ -78,16 +90,25 @@ def slis(s: Settings) -> tuple[Sli, Sli]:
                 Series("deployc_requests_total", labels(model=s.model, outcome="success"),
                        expanding(0, per * (1 - ratio), minutes)))
 
-    def latency_series(ratio: float, minutes: int) -> tuple[Series, ...]:
-        per = REQUESTS_PER_MINUTE
-        return (Series("deployc_request_duration_seconds_bucket", labels(model=s.model, le=le(threshold)),
-                       expanding(0, per * (1 - ratio), minutes)),
-                Series("deployc_request_duration_seconds_count", labels(model=s.model),
-                       expanding(0, per, minutes)))
+    return Sli("availability", "availability", s.mon.slo.availability, availability, availability_series)
 
-    return (Sli("availability", "availability", slo.availability, availability, availability_series),
-            Sli("latency", f"latency (share of requests over {num(threshold)}s)", slo.latency_objective,
-                latency, latency_series))
+
+def histogram_sli(s: Settings, name: str, what: str, metric: str, threshold: float) -> Sli:
+    """bad = 1 - (observations at or under threshold) / all, read from the histogram's bucket."""
+    sel = s.model_selector()
+
+    def ratio(w: str) -> str:
+        fast = f'sum by (model) (rate({metric}_bucket{{{sel},le="{le(threshold)}"}}[{w}]))'
+        return f"1 - ({fast} / sum by (model) (rate({metric}_count{{{sel}}}[{w}])))"
+
+    def series(bad: float, minutes: int) -> tuple[Series, ...]:
+        per = REQUESTS_PER_MINUTE
+        return (Series(f"{metric}_bucket", labels(model=s.model, le=le(threshold)),
+                       expanding(0, per * (1 - bad), minutes)),
+                Series(f"{metric}_count", labels(model=s.model), expanding(0, per, minutes)))
+
+    return Sli(name, f"{what} (share of requests over {num(threshold)}s)", s.mon.slo.latency_objective,
+               ratio, series)
 
 
 def latency_bound(threshold: float) -> float:
