@@ -6,35 +6,15 @@ histograms) and their labels, for the same static cross-check the deployc runtim
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str  # as registered, e.g. vllm:time_to_first_token_seconds
-    kind: str  # gauge | counter | histogram
-    labels: tuple[str, ...]
-    buckets: tuple[float, ...] | None  # histograms with fixed bounds; None: sized at start
-
-    def series(self) -> dict[str, tuple[str, ...]]:
-        """Exported series name -> its labels."""
-        if self.kind == "counter":
-            return {f"{self.name}_total": self.labels}
-        if self.kind == "histogram":
-            return {f"{self.name}_bucket": self.labels + ("le",), f"{self.name}_sum": self.labels,
-                    f"{self.name}_count": self.labels}
-        return {self.name: self.labels}
+from compiler.emitters.vllm.catalog_data import METRICS, VERSION
+from compiler.emitters.vllm.metric import Metric
 
 
 def metrics() -> tuple[Metric, ...]:
-    from compiler.emitters.vllm.catalog_data import METRICS
-
     return METRICS
 
 
 def version() -> str:
-    from compiler.emitters.vllm.catalog_data import VERSION
-
     return VERSION
 
 

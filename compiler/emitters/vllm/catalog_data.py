@@ -8,7 +8,7 @@ commit: 005a810bc40f (the stored snapshot of vllm-project/vllm this was read fro
 path: vllm/v1/metrics/loggers.py (PrometheusStatLogger)
 """
 
-from compiler.emitters.vllm.catalog import Metric
+from compiler.emitters.vllm.metric import Metric
 
 VERSION = 'v0.10.1'
 COMMIT = '005a810bc40f'
