@@ -98,7 +98,31 @@ def model_lines(m: ModelDiff) -> list[str]:
     if m.candidates:
         lines += ["", "Candidates:"]
         lines += [_candidate_line(c) for c in m.candidates]
+    experiment = m.new_experiment or m.old_experiment
+    if experiment is not None:
+        lines += ["", *experiment_lines(experiment)]
     return lines
+
+
+def experiment_lines(e) -> list[str]:
+    """An A/B experiment's two models side by side (report_model.Experiment)."""
+    a, b = e.control, e.candidate
+
+    def cell(v, key: str) -> str:
+        if v is None:
+            return "not named (rollout.experiment.control.report)" if key == "model" else "-"
+        if key == "model":
+            return f"{v.name} {v.version} {code(v.candidate)}"
+        if key == "sha256":
+            return code(v.sha256[:12])
+        value = getattr(v, key)
+        return "-" if value is None else f"{value:.6g}"
+
+    rows = (("model", "model"), ("sha256", "sha256"), ("size MB", "size_mb"), ("accuracy", "accuracy"),
+            ("p50 ms (batch 1, its build host)", "p50_ms"))
+    return ["**Experiment**: variant A (control) and variant B (candidate)", "",
+            "| | A (control) | B (candidate) |", "|---|---|---|",
+            *(f"| {title} | {cell(a, key)} | {cell(b, key)} |" for title, key in rows)]
 
 
 def _val(value, note: str) -> str:

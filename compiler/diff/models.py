@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler.report_model import CandidateRow, Report, ReportFormatError
+from compiler.report_model import CandidateRow, Experiment, Report, ReportFormatError
 
 REPORT = "report.json"
 
@@ -53,11 +53,15 @@ class ModelDiff:
     candidates: list[ArtifactChange]
     old_note: str
     new_note: str
+    # rollout.strategy experiment: both variants' models, from each build's report (None: not one)
+    old_experiment: Experiment | None = None
+    new_experiment: Experiment | None = None
 
     @property
     def changed(self) -> bool:
         same = self.old is not None and self.new is not None and self.old.sha256 == self.new.sha256
-        return not same or any(m.old != m.new for m in self.metrics) or bool(self.candidates)
+        return (not same or any(m.old != m.new for m in self.metrics) or bool(self.candidates)
+                or self.old_experiment != self.new_experiment)
 
 
 def load_report(tree: Path | None) -> Report | None:
@@ -97,7 +101,8 @@ def model_diff(old_tree: Path | None, new_tree: Path | None) -> ModelDiff | None
     before, after = _artifacts(old_report), _artifacts(new_report)
     old_sel, new_sel = _selected(old_report, before), _selected(new_report, after)
     return ModelDiff(old_sel, new_sel, _compare(old_sel, new_sel), _candidate_changes(before, after),
-                     old_report.latency_note if old_report else "", new_report.latency_note if new_report else "")
+                     old_report.latency_note if old_report else "", new_report.latency_note if new_report else "",
+                     old_report.experiment if old_report else None, new_report.experiment if new_report else None)
 
 
 def _compare(a: Artifact | None, b: Artifact | None) -> list[Metric]:

@@ -82,11 +82,11 @@ def test_a_control_report_must_be_a_deployc_report(tmp_path: Path):
     folder = tmp_path / "spec"
     folder.mkdir()
     for f in SPEC.parent.iterdir():
-        if f.is_file():
-            (folder / f.name).symlink_to(f)
+        if f.is_file():  # copies: symlinks resolve to the example's folder, outside the spec's
+            (folder / f.name).write_bytes(f.read_bytes())
     (folder / "a.json").write_text(json.dumps({"name": "digits-cnn"}))
     message = _error(["rollout.experiment.control.report=a.json"], folder / "experiment.yaml")
-    assert "rollout.experiment.control.report" in message and "a.json" in message
+    assert "rollout.experiment.control.report" in message and "a.json is not a deployc report.json" in message
 
 
 def test_cli_exit_2_names_the_key_without_traceback():
