@@ -11,12 +11,13 @@ from compiler.emitters import image
 from compiler.emitters.base import EmitContext, SelectedArtifact
 from compiler.emitters.registry import emitter
 from compiler.emitters.report import report_data
-from compiler.emitters.runtime_config import runtime_config
+from compiler.emitters.runtime_config import GENAI_DIR, runtime_config
 from compiler.frontend.spec import Spec
 from compiler.passes.base import PassContext, PassEvent, library_versions
 from compiler.digest import sha256_json
 from compiler.passes.cache import Cache
 from compiler.passes.pipeline import PassResults, run_passes
+from compiler.passes.genai_pipeline import run_genai
 from compiler.planner import Plan, host_plan
 from compiler.report_model import ImageInfo, Report
 from compiler.select import Selection, select
@@ -47,7 +48,7 @@ def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], N
     ctx = PassContext(spec, cache, on_event)
     if on_progress is not None:
         ctx.on_progress = on_progress
-    results = run_passes(the_plan, ctx)
+    results = run_genai(the_plan, ctx) if spec.model.task == "text-generation" else run_passes(the_plan, ctx)
     selection = select(results, the_plan, spec.optimize.select)
     report = _with_source_note(spec, report_data(spec, the_plan, results, selection))
     files, emit_report = _emit(spec, the_plan, results, selection, report)
@@ -101,6 +102,9 @@ def registry_change(spec: Spec, target_dir: Path) -> str | None:
 
 def _selected(selection: Selection) -> SelectedArtifact:
     a = selection.artifact
+    if a.format == "genai":  # a folder: model/genai/ holds the builder's files
+        size = sum(p.stat().st_size for p in a.path.iterdir() if p.is_file())
+        return SelectedArtifact(a.candidate, GENAI_DIR, a.path, a.format, a.precision, a.sha256, size)
     return SelectedArtifact(a.candidate, f"model.{EXTENSIONS[a.format]}", a.path, a.format, a.precision,
                             a.sha256, a.path.stat().st_size)
 

@@ -40,14 +40,10 @@ class Progress:
     def summary(self, result) -> None:
         r: Report = result.report
         table = Table(title=f"{r.name} {r.version} -> {r.target}", show_edge=False)
-        for col in ("candidate", "size MB", "cosine", "accuracy", "p50 ms (b1)", "gates"):
-            table.add_column(col)
-        for c in r.candidates:
-            lat = c.latency_at(1)
-            p50 = None if lat is None else lat.p50_ms
-            table.add_row(c.candidate, _cell(c, "size_mb", ".3f"), _cell(c, "cosine", ".6f"),
-                          _cell(c, "accuracy", ".4f"), "-" if p50 is None else f"{p50:.4f}",
-                          "pass" if c.passed else "FAIL")
+        if any(c.token_agreement is not None for c in r.candidates):
+            _generation_rows(table, r)
+        else:
+            _rows(table, r)
         self.console.print(table)
         for c in r.candidates:  # why each one failed, on the console too
             whys = [f"{c.candidate}: could not be built or run: {c.error}"] if c.error else c.gate_failures
@@ -57,6 +53,27 @@ class Progress:
         self.console.print(f"selected {r.selected.candidate}: {r.selected.reason}", markup=False)
         self.console.print(f"{cached} of {len(result.events)} passes from the cache; wrote {result.target_dir}",
                            markup=False)
+
+
+def _generation_rows(table: Table, r: Report) -> None:
+    """text-generation: greedy agreement, perplexity increase, decode speed, TTFT, memory."""
+    for col in ("candidate", "size MB", "token agreement", "ppl increase", "tokens/s", "TTFT ms", "peak MB", "gates"):
+        table.add_column(col)
+    for c in r.candidates:
+        table.add_row(c.candidate, _cell(c, "size_mb", ".1f"), _cell(c, "token_agreement", ".4f"),
+                      _cell(c, "perplexity_increase", ".4f"), _cell(c, "tokens_per_s", ".1f"),
+                      _cell(c, "ttft_ms", ".1f"), _cell(c, "peak_memory_mb", ".0f"), "pass" if c.passed else "FAIL")
+
+
+def _rows(table: Table, r: Report) -> None:
+    for col in ("candidate", "size MB", "cosine", "accuracy", "p50 ms (b1)", "gates"):
+        table.add_column(col)
+    for c in r.candidates:
+        lat = c.latency_at(1)
+        p50 = None if lat is None else lat.p50_ms
+        table.add_row(c.candidate, _cell(c, "size_mb", ".3f"), _cell(c, "cosine", ".6f"),
+                      _cell(c, "accuracy", ".4f"), "-" if p50 is None else f"{p50:.4f}",
+                      "pass" if c.passed else "FAIL")
 
 
 def _cell(row: CandidateRow, key: str, fmt: str) -> str:

@@ -56,9 +56,23 @@ class Measurement:
     latency: tuple[LatencyRow, ...]
     non_finite_outputs: int | None
     cosine_min: Number | None = field(default=None, kw_only=True)
+    # text-generation only (absent from report.json otherwise): share of greedy tokens equal to
+    # the original's, perplexity on the bundled text and its relative increase over the original's,
+    # decode tokens/s and time to first token at batch 1, peak memory of the verifying process.
+    token_agreement: Number | None = field(default=None, kw_only=True)
+    perplexity: Number | None = field(default=None, kw_only=True)
+    perplexity_increase: Number | None = field(default=None, kw_only=True)
+    tokens_per_s: Number | None = field(default=None, kw_only=True)
+    ttft_ms: Number | None = field(default=None, kw_only=True)
+    peak_memory_mb: Number | None = field(default=None, kw_only=True)
 
     def latency_at(self, batch: int) -> LatencyRow | None:
         return next((lat for lat in self.latency if lat.batch == batch), None)
+
+
+# Measurement fields that only some models have: omitted from report.json when None.
+OPTIONAL = ("cosine_min", "token_agreement", "perplexity", "perplexity_increase", "tokens_per_s", "ttft_ms",
+            "peak_memory_mb")
 
 
 @dataclass(frozen=True)
@@ -88,8 +102,8 @@ class CandidateRow(Measurement):
         text, so the report stays strict JSON and still says what was measured."""
         bad: dict[str, str] = {}
         latency = tuple(_finite_latency(lat, bad) for lat in values["latency"])
-        metrics = {f.name: values[f.name] for f in fields(Measurement) if f.name not in ("latency", "cosine_min")}
-        metrics["cosine_min"] = values.get("cosine_min")  # text models only
+        metrics = {f.name: values[f.name] for f in fields(Measurement) if f.name not in ("latency",) + OPTIONAL}
+        metrics.update({name: values.get(name) for name in OPTIONAL})  # some models only
         for name, value in metrics.items():
             if isinstance(value, float) and not math.isfinite(value):
                 bad[name], metrics[name] = str(value), None
@@ -287,8 +301,9 @@ def _plain(obj) -> dict:
 
 def _measurement_json(m: Measurement) -> dict:
     data = {**{f.name: getattr(m, f.name) for f in fields(Measurement)}, "latency": [_plain(lat) for lat in m.latency]}
-    if m.cosine_min is None:  # only text models have it
-        del data["cosine_min"]
+    for name in OPTIONAL:  # only text (cosine_min) or text-generation models have them
+        if data[name] is None:
+            del data[name]
     return data
 
 
@@ -397,7 +412,7 @@ def _measurement_fields(t: _Object) -> dict:
     metrics = ("max_abs_error", "cosine", "top1_agreement", "accuracy", "accuracy_drop", "size_mb")
     return {"candidate": t("candidate", _text), **{m: t(m, _number, null=True) for m in metrics},
             "latency": t("latency", _list(_latency)), "non_finite_outputs": t("non_finite_outputs", _whole, null=True),
-            "cosine_min": t("cosine_min", _number, null=True, default=None)}
+            **{name: t(name, _number, null=True, default=None) for name in OPTIONAL}}
 
 
 def _candidate_fields(t: _Object) -> dict:

@@ -27,6 +27,13 @@ class Verification:
     latency: list[Latency] = field(default_factory=list)  # empty: not measured on this host
     non_finite_outputs: int = 0  # samples where the candidate outputs NaN/Inf (the original's are finite)
     cosine_min: float | None = None  # text models: the worst sentence's cosine (the min_cosine gate reads it)
+    # text-generation (passes/genai_verify.py): greedy agreement, perplexity, decode speed, memory.
+    token_agreement: float | None = None
+    perplexity: float | None = None
+    perplexity_increase: float | None = None  # relative to the original model's perplexity
+    tokens_per_s: float | None = None
+    ttft_ms: float | None = None
+    peak_memory_mb: float | None = None
 
     def p50(self, batch: int) -> float | None:
         return next((l.p50_ms for l in self.latency if l.batch == batch), None)

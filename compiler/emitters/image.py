@@ -15,6 +15,7 @@ from importlib import resources
 from compiler import locks
 from compiler.locks import BaseImage, base_image  # noqa: F401 (the emitter's view of the base)
 from compiler.emitters.base import EmitContext, Files
+from compiler.emitters.model import model_files
 from compiler.frontend.huggingface import TOKENIZER, tokenizer_file
 from compiler.emitters.templating import render
 from compiler.errors import DeploycError
@@ -107,8 +108,8 @@ class ImageEmitter:
             labels=oci_labels(ctx), trt_cache=rt.trt_engine_cache, prune=" \\\n && ".join(PRUNE))
         files["image/Dockerfile"] = dockerfile.encode()
         files["image/.dockerignore"] = DOCKERIGNORE.encode()
-        files[f"image/model/{ctx.selected.file}"] = ctx.selected.path
-        tokenizer = tokenizer_file(ctx.spec)
+        files.update(model_files(ctx.selected, "image/model"))
+        tokenizer = tokenizer_file(ctx.spec) if ctx.selected.format != "genai" else None
         if tokenizer is not None:  # text models: runtime.json's text.tokenizer, next to the model
             files[f"image/model/{TOKENIZER}"] = tokenizer
         files["image/runtime.json"] = rt.to_json().encode()

@@ -22,8 +22,16 @@ class ModelEmitter:
             "inputs": [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)} for t in m.inputs],
             "outputs": [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape)} for t in m.outputs],
         }
-        files = {f"model/{sel.file}": sel.path, "model/model.json": dumps(info)}
-        tokenizer = tokenizer_file(ctx.spec)
+        files = {"model/model.json": dumps(info), **model_files(sel, "model")}
+        tokenizer = tokenizer_file(ctx.spec) if sel.format != "genai" else None
         if tokenizer is not None:  # a text model: the server tokenizes with the model's own tokenizer
             files[f"model/{TOKENIZER}"] = tokenizer
         return files
+
+
+def model_files(sel, under: str) -> Files:
+    """The selected artifact under `under`/: one file, or an onnxruntime-genai folder's files
+    (the builder's output as it wrote it: model, genai_config.json, tokenizer, chat template)."""
+    if sel.format != "genai":
+        return {f"{under}/{sel.file}": sel.path}
+    return {f"{under}/{sel.file}/{p.name}": p for p in sorted(sel.path.iterdir()) if p.is_file()}

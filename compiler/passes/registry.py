@@ -160,6 +160,13 @@ def _student_int8(source, ctx, candidate):
     return quantize.int8_dynamic(source, ctx, candidate)
 
 
+def _genai_build(step, inputs, ctx):
+    from compiler.passes import genai_build
+
+    folder, digest = inputs.model  # text-generation: the Hugging Face folder and its digest
+    return genai_build.build(step, folder, digest, ctx)
+
+
 register(PassDef("onnx-export", (C.ONNX_FP32,), _export))
 register(PassDef("ort-optimize", (C.ONNX_OPT,), _ort_optimize))
 # Graph optimization too: a target that runs ort-optimize runs it (huggingface sources only, planner.py).
@@ -175,3 +182,5 @@ register(PassDef("tflite-quantize", (C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFL
 register(PassDef("distill", (C.STUDENT_ONNX_FP32,), _distill))
 register(PassDef("distill-ort-optimize", (C.STUDENT_ONNX_OPT,), _student(_student_optimize)))
 register(PassDef("distill-int8-dynamic", (C.STUDENT_ONNX_INT8_DYNAMIC,), _student(_student_int8)))
+# text-generation: onnxruntime-genai's model builder, one folder per precision (passes/genai_pipeline.py).
+register(PassDef("genai-build", (C.GENAI_FP32, C.GENAI_FP16, C.GENAI_INT8, C.GENAI_INT4), _genai_build))

@@ -121,6 +121,8 @@ def check_gates(v: Verification, gates: Gates, unmeasured: str = "") -> list[Gat
         ("accuracy", v.accuracy, gates.min_accuracy, ">="),
         ("accuracy_drop", v.accuracy_drop, gates.max_accuracy_drop, "<="),
         ("size_mb", v.size_mb, gates.max_size_mb, "<="),
+        ("token_agreement", v.token_agreement, gates.min_token_agreement, ">="),
+        ("perplexity_increase", v.perplexity_increase, gates.max_perplexity_increase, "<="),
     ]
     p99 = max((l.p99_ms for l in v.latency if l.batch == 1), default=None)
     checks.append(("latency_p99_ms_batch1", p99, gates.max_latency_p99_ms, "<="))
