@@ -25,6 +25,9 @@ pytestmark = pytest.mark.slow
 
 SECTIONS = ("serve", "optimize", "rollout", "monitoring")
 
+DISTILL_GATES = {"max_abs_error": 50, "min_cosine": 0.1, "min_top1_agreement": 0.2, "min_accuracy": 0.3,
+                 "max_accuracy_drop": 0.9, "max_latency_p99_ms": 900, "max_size_mb": 40}
+
 # One build per id: (example, target, Hydra overrides). Values differ from the schema defaults.
 BUILDS = {
     "canary": ("digits-cnn", "cpu-x86", [
@@ -76,6 +79,18 @@ BUILDS = {
         "serve.vllm.image_digest=sha256:" + "0" * 64, "serve.vllm.gpu_memory_utilization=0.85",
         "serve.vllm.prefix_caching=false", "serve.throughput.tokens_per_second=9000",
         "serve.throughput.per_replica_tokens_per_second=2000",
+    ]),
+    # optimize.distill: the example's student, on other data and settings; the gates it is judged by.
+    "distill": ("digits-cnn", "cpu-x86", [
+        "~optimize.distill.data.npz", "optimize.distill.data.factory=data.py:calibration", "optimize.distill.steps=30",
+        "optimize.distill.batch_size=16", "optimize.distill.learning_rate=0.005", "optimize.distill.temperature=2.5",
+        "optimize.distill.hard_label_weight=0.25", "optimize.distill.seed=3", "optimize.distill.min_speedup=1.5",
+        *(f"optimize.distill.gates.{k}={v}" for k, v in DISTILL_GATES.items()),
+    ]),
+    # A transformer student cut from the teacher's layers (MiniLM: 6 -> 3), trained a few steps.
+    "distill-layers": ("minilm-embeddings", "cpu-x86", [
+        "optimize.distill.layers=3", "optimize.distill.steps=4", "+model.calibration={text:eval.jsonl,samples:32}",
+        "optimize.quantize=none", "optimize.precisions=[fp32]", "optimize.verify_samples=32",
     ]),
 }
 
@@ -225,7 +240,32 @@ ROUTES = {
     "optimize.edge.fixed_dims": ("edge", lambda t: _json(t, "bundle/runtime.json")["inputs"][0]["shape"][1] == 32),
 }
 # The example specs set these gates; the value checked is the example's, not the schema default.
-FROM_EXAMPLE = {"optimize.gates.min_top1_agreement", "optimize.gates.max_accuracy_drop", "optimize.gates.min_cosine",
+
+def _distilled(tree: Path) -> dict:
+    return _report(tree)["distillation"]
+
+
+ROUTES.update({
+    "optimize.distill.student": ("distill", lambda t: _distilled(t)["student"] == "model.py:build_student"
+                                 and "student-onnx-opt" in _candidates(t)),
+    "optimize.distill.layers": ("distill-layers", lambda t: _distilled(t)["student"] == "3 of the teacher's layers"
+                                and "cut to 3 layers" in _plan(t)["distill"]["reason"]),
+    "optimize.distill.data.npz": ("canary", lambda t: _distilled(t)["data"] == "optimize.distill.data.npz (train.npz)"),
+    "optimize.distill.data.factory": ("distill", lambda t: _distilled(t)["data"] == "optimize.distill.data.factory "
+                                      "(data.py:calibration)" and _distilled(t)["samples"] == 256),
+    "optimize.distill.steps": ("distill", lambda t: _distilled(t)["steps"] == 30 and "30 steps" in _plan(t)["distill"]["reason"]),
+    "optimize.distill.batch_size": ("distill", lambda t: _distilled(t)["settings"]["batch_size"] == 16),
+    "optimize.distill.learning_rate": ("distill", lambda t: _distilled(t)["settings"]["learning_rate"] == 0.005),
+    "optimize.distill.temperature": ("distill", lambda t: _distilled(t)["settings"]["temperature"] == 2.5
+                                     and "temperature 2.5" in _plan(t)["distill"]["reason"]),
+    "optimize.distill.hard_label_weight": ("distill", lambda t: _distilled(t)["settings"]["hard_label_weight"] == 0.25),
+    "optimize.distill.seed": ("distill", lambda t: _distilled(t)["settings"]["seed"] == 3),
+    "optimize.distill.min_speedup": ("distill", lambda t: _distilled(t)["gates"]["min_speedup"] == 1.5),
+    **{f"optimize.distill.gates.{k}": ("distill", lambda t, k=k, v=v: _distilled(t)["gates"][k] == v)
+       for k, v in DISTILL_GATES.items()},
+})
+
+FROM_EXAMPLE = {"optimize.distill.data.npz", "optimize.distill.student", "optimize.gates.min_top1_agreement", "optimize.gates.max_accuracy_drop", "optimize.gates.min_cosine",
                 "optimize.edge.fixed_dims"}
 
 
