@@ -71,6 +71,8 @@ BUILDS = {
         "rollout.canary.steps=[{set_weight:10},{analysis:true},{set_weight:50}]",  # nor a pause step
     ]),
     "tensorrt": ("digits-cnn", "nvidia-h100", ["serve.batching.max_batch_size=8"]),
+    # text-generation: the example's own gates (the build is test_build_smollm2's, from the pass cache).
+    "llm": ("smollm2-chat", "cpu-x86", []),
     "triton": ("digits-cnn", "nvidia-a100", ["serve.engine=triton", "serve.batching.max_batch_size=8"]),
     # fixed_dims stays the example's {seq: 32}: its calibration factory makes 32-token rows.
     "edge": ("text-encoder", "android-arm64", ["optimize.edge.batch_size=2"]),
@@ -265,7 +267,23 @@ ROUTES.update({
        for k, v in DISTILL_GATES.items()},
 })
 
-FROM_EXAMPLE = {"optimize.distill.data.npz", "optimize.distill.student", "optimize.gates.min_top1_agreement", "optimize.gates.max_accuracy_drop", "optimize.gates.min_cosine",
+
+
+def _generated(tree: Path, gate: str, metric: str, value: float) -> bool:
+    """The gate's value in the report, and the metric it holds measured for every candidate that ran."""
+    report = _report(tree)
+    rows = [c for c in report["candidates"] if "error" not in c]
+    return report["gates"][gate] == value and bool(rows) and all(metric in c for c in rows)
+
+
+ROUTES.update({
+    "optimize.gates.min_token_agreement": ("llm", lambda t: _generated(t, "min_token_agreement", "token_agreement", 0.9)),
+    "optimize.gates.max_perplexity_increase": ("llm", lambda t: _generated(t, "max_perplexity_increase",
+                                                                          "perplexity_increase", 0.1)),
+})
+
+FROM_EXAMPLE = {"optimize.gates.min_token_agreement", "optimize.gates.max_perplexity_increase",
+                "optimize.distill.data.npz", "optimize.distill.student", "optimize.gates.min_top1_agreement", "optimize.gates.max_accuracy_drop", "optimize.gates.min_cosine",
                 "optimize.edge.fixed_dims"}
 
 
