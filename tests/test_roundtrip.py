@@ -70,6 +70,20 @@ BUILDS = {
         "rollout.analysis.on_no_data=pass",  # Flagger has no 'inconclusive'
         "rollout.canary.steps=[{set_weight:10},{analysis:true},{set_weight:50}]",  # nor a pause step
     ]),
+    # A/B experiments: header route (Argo, gateway-api), cookie route (Flagger, nginx), weight route.
+    "experiment": ("digits-cnn/experiment.yaml", "cpu-x86", [
+        "rollout.experiment.header.name=x-ab", "rollout.experiment.header.value=beta",
+        "rollout.experiment.min_samples=500", "rollout.experiment.confidence=0.99",
+        "rollout.experiment.quality_metric.name=deployc_requests_total", "~rollout.experiment.quality_metric.match",
+        "+rollout.experiment.quality_metric.match={outcome: success}", "rollout.experiment.quality_metric.better=lower",
+        "rollout.experiment.control.report=control/report.json",
+    ]),
+    "experiment-cookie": ("digits-cnn/experiment.yaml", "cpu-x86", [
+        "rollout.controller=flagger", "rollout.analysis.on_no_data=pass", "~rollout.experiment.header",
+        "rollout.experiment.cookie=ab_b", "~rollout.traffic", "+rollout.traffic={router: nginx}",
+    ]),
+    "experiment-weight": ("digits-cnn/experiment.yaml", "cpu-x86", ["~rollout.experiment.header",
+                                                                    "rollout.experiment.weight=30"]),
     "tensorrt": ("digits-cnn", "nvidia-h100", ["serve.batching.max_batch_size=8"]),
     # text-generation: the example's own gates (the build is test_build_smollm2's, from the pass cache).
     "llm": ("smollm2-chat", "cpu-x86", []),
@@ -137,6 +151,16 @@ def _analysis(tree: Path) -> str:
     return _read(tree, "k8s/analysistemplate.yaml")
 
 
+def _header_route(tree: Path) -> dict:
+    steps = _rollout(tree)["spec"]["strategy"]["canary"]["steps"]
+    return next(s["setHeaderRoute"] for s in steps if "setHeaderRoute" in s)["match"][0]
+
+
+def _quality(tree: Path) -> str:
+    metrics = _docs(tree, "k8s/analysistemplate.yaml")[0]["spec"]["metrics"]
+    return next(m for m in metrics if m["name"] == "quality")["provider"]["prometheus"]["query"]
+
+
 def _candidates(tree: Path) -> set[str]:
     return {c["candidate"] for c in _report(tree)["candidates"]}
 
@@ -200,6 +224,22 @@ ROUTES = {
     "rollout.traffic.gateway.name": ("canary", lambda t: "name: edge-gw" in _read(t, "k8s/httproute.yaml")),
     "rollout.traffic.gateway.namespace": ("canary", lambda t: "namespace: gw-system" in _read(t, "k8s/httproute.yaml")),
     "rollout.traffic.ingress_class": ("flagger", lambda t: "ingressClassName: internal-nginx" in _read(t, "k8s/ingress.yaml")),
+    "rollout.experiment.weight": ("experiment-weight", lambda t: _rollout(t)["spec"]["strategy"]["canary"]["steps"][0]
+                                  == {"setWeight": 30}),
+    "rollout.experiment.header.name": ("experiment", lambda t: _header_route(t)["headerName"] == "x-ab"),
+    "rollout.experiment.header.value": ("experiment", lambda t: _header_route(t)["headerValue"] == {"exact": "beta"}),
+    "rollout.experiment.cookie": ("experiment-cookie", lambda t: _docs(t, "k8s/canary.yaml")[0]["spec"]["analysis"]["match"]
+                                  == [{"headers": {"cookie": {"exact": "ab_b"}}}]),
+    "rollout.experiment.min_samples": ("experiment", lambda t: ">= 500)" in _analysis(t)),
+    "rollout.experiment.confidence": ("experiment", lambda t: "> bool 2.5758)" in _analysis(t)),  # two-sided 99%
+    "rollout.experiment.quality_metric.name": ("experiment", lambda t: "deployc_requests_total{" in _quality(t)
+                                               and "deployc_feedback_total" not in _quality(t)),
+    "rollout.experiment.quality_metric.match": ("experiment", lambda t: 'outcome="success",variant="control"' in _quality(t)),
+    # better: lower makes a higher share of B the worse one: B's share comes first in the difference.
+    "rollout.experiment.quality_metric.better": ("experiment", lambda t: _quality(t).index('variant="candidate"')
+                                                 < _quality(t).index('variant="control"')),
+    "rollout.experiment.control.report": ("experiment", lambda t: _report(t)["experiment"]["control"]["candidate"]
+                                          == "onnx-int8-dynamic" and "## Experiment" in _read(t, "report.md")),
     "monitoring.enabled": ("rolling", lambda t: not (t / "monitoring").exists()),
     "monitoring.namespace": ("canary", lambda t: _docs(t, "monitoring/prometheusrule.yaml")[0]["metadata"]["namespace"] == "obs"),
     "monitoring.labels": ("canary", lambda t: _docs(t, "monitoring/prometheusrule.yaml")[0]["metadata"]["labels"].get("release") == "prom"),
