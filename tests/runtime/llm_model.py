@@ -41,17 +41,20 @@ def _hf_tiny(out: Path) -> None:
 
 
 def _hf_smollm2(out: Path) -> None:
-    """transformers dequantizes the GGUF; save_pretrained refuses a GGUF-loaded model, so the
-    weights move into a fresh model (docs: DESIGN, large models)."""
+    """transformers dequantizes the GGUF tensors into a model built from the GGUF's config (its
+    from_pretrained(gguf_file=) path needs accelerate, which the venv lacks), then saves a plain
+    Hugging Face folder: no quantization_config, or the builder refuses it as a quantized GGUF."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
-    loaded = AutoModelForCausalLM.from_pretrained(gguf_folder(), gguf_file=GGUF, dtype=torch.float32)
-    config = loaded.config
-    config.quantization_config = None
-    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    fresh.load_state_dict(loaded.state_dict())
-    fresh.save_pretrained(out)
+    config = AutoConfig.from_pretrained(gguf_folder(), gguf_file=GGUF)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    tensors = load_gguf_checkpoint(str(gguf_folder() / GGUF), return_tensors=True, model_to_load=model)["tensors"]
+    missing = model.load_state_dict(tensors, strict=False).missing_keys
+    assert missing == ["lm_head.weight"] and config.tie_word_embeddings, missing  # tied to the embeddings
+    model.tie_weights()
+    model.save_pretrained(out)
     data = json.loads((out / "config.json").read_text())
     data.pop("quantization_config", None)
     (out / "config.json").write_text(json.dumps(data, indent=2))
