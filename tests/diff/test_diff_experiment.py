@@ -60,8 +60,10 @@ def test_the_control_comes_from_the_report_the_spec_names(tmp_path: Path):
     report = with_experiment(_candidate(), spec)
     assert report.experiment.control == Variant.of(_control())
     assert report.experiment.candidate.sha256 == "b" * 64
-    unnamed = with_experiment(_candidate(), load_spec(SPEC))
+    unnamed = with_experiment(_candidate(), load_spec(SPEC, ["rollout.experiment.control.report=''"]))
     assert unnamed.experiment.control is None
+    example = with_experiment(_candidate(), load_spec(SPEC))  # the example's control/report.json: 1.0.0, int8
+    assert (example.experiment.control.version, example.experiment.control.candidate) == ("1.0.0", "onnx-int8-dynamic")
 
 
 def test_diff_shows_both_variants(tmp_path: Path):
