@@ -45,6 +45,11 @@ def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], N
     """`probe` replaces the host's GPU probe (planner.host_plan; explain takes the same);
     `on_progress` sees a long pass's steps (distillation's training), for a progress bar."""
     the_plan = host_plan(spec, probe)
+    if the_plan.engine_plan is not None:  # serve.engine vllm: no pass, no selection, no report to sweep
+        from compiler.errors import SpecError, SpecIssue
+
+        raise SpecError(SpecIssue("serve.engine", "vllm builds through `deployc build SPEC` (build_engine); "
+                                                  "sweeps (-m) and --check do not run it yet"))
     ctx = PassContext(spec, cache, on_event)
     if on_progress is not None:
         ctx.on_progress = on_progress

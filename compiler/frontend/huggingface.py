@@ -234,8 +234,9 @@ def derive(document: dict, base_dir: Path) -> None:
             raise SpecError(issues)
         return
     if model.get("task") == "text-generation" and (document.get("serve") or {}).get("engine") == "vllm":
-        from compiler.frontend.llm_config import derive_engine_model  # vLLM loads the folder: config.json only
+        from compiler.frontend.llm_config import derive_engine_model, refuse_gguf  # vLLM: config.json only
 
+        refuse_gguf(model)
         return derive_engine_model(document, model_folder(model, base_dir),
                                    "model.hub_id" if model.get("hub_id") else "model.path")
     if model.get("task") in GENERATIVE:
