@@ -154,7 +154,8 @@ def _replicas(dims: LlmDims, pool: GpuPool, want: Demand, weights: float, kv_tok
         return None, per
     if per is None:
         raise CapacityError(f"target GPUs ({pool.model}) have no gpu.memory_bandwidth_gbs to estimate a replica's "
-                            "throughput: give serve.throughput.per_replica_tokens_per_second (measured)")
+                            "throughput: give serve.throughput.per_replica_tokens_per_second (measured)",
+                            "serve.throughput.per_replica_tokens_per_second")
     replicas = max(1, math.ceil(want.tokens_per_second / per))
     lines.append(f"replicas: ceil({want.tokens_per_second:g} tokens/s (serve.throughput.tokens_per_second) / "
                  f"{per:,.0f}) = {replicas}")
@@ -212,6 +213,5 @@ def spec_engine_plan(spec) -> EnginePlan:
     try:
         capacity = plan_capacity(dims, pool, want)
     except CapacityError as exc:
-        where = "serve.throughput" if "throughput" in str(exc) else "target.gpu"
-        raise SpecError(SpecIssue(where, f"{spec.model.path or spec.model.hub_id} on target {t.name}: {exc}")) from None
+        raise SpecError(SpecIssue(exc.key, f"{spec.model.path or spec.model.hub_id} on target {t.name}: {exc}")) from None
     return EnginePlan(dtype, quantization, why, capacity)

@@ -119,3 +119,28 @@ def test_config_only_folder_plans_and_a_non_causal_model_is_refused(tmp_path):
     spec.write_text(SPEC.read_text())
     with pytest.raises(SpecError, match="causal language model"):
         load_spec(spec, [])
+
+
+def test_explain_json_carries_the_engine_plan(cli):
+    ran = cli("explain", "--json", str(SPEC))
+    assert ran.returncode == 0, ran.stderr
+    engine = json.loads(ran.stdout)["engine_plan"]
+    assert engine["dtype"] == "bfloat16" and engine["capacity"]["tensor_parallel"] == 8
+    assert engine["capacity"]["params"] == 70_553_706_496
+
+
+def test_a_gguf_file_is_refused_for_vllm_by_name(tmp_path):
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.read_text().replace("path: model", "path: m.gguf"))
+    with pytest.raises(SpecError) as info:
+        load_spec(spec, [])
+    assert info.value.issues[0].path == "model.path" and "GGUF" in str(info.value)
+
+
+def test_the_pass_pipeline_refuses_a_vllm_spec_clearly(tmp_path):
+    from compiler.build import build
+    from compiler.passes.cache import Cache
+
+    with pytest.raises(SpecError, match="sweeps"):
+        build(load_spec(SPEC, []), tmp_path, Cache(enabled=False))

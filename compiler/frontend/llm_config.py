@@ -18,7 +18,11 @@ UNGATED = ("gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon", "phi")
 
 class CapacityError(ValueError):
     """The model does not fit the target, or its config.json lacks a dimension: the message
-    names the numbers; the caller names the spec key."""
+    names the numbers, `key` the spec key the user changes."""
+
+    def __init__(self, message: str, key: str = "target.gpu"):
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,13 @@ def read_folder(folder: Path, key: str) -> tuple[dict, LlmDims]:
         return config, read_dims(config)
     except CapacityError as exc:
         raise SpecError(SpecIssue(key, str(exc))) from None
+
+
+def refuse_gguf(model: dict) -> None:
+    if str(model.get("path") or "").lower().endswith(".gguf"):
+        raise SpecError(SpecIssue("model.path", "serve.engine vllm serves a Hugging Face folder (config.json, "
+                                                "safetensors, tokenizer); a GGUF file is not planned for it yet: "
+                                                "use serve.engine deployc, or the model's Hugging Face folder"))
 
 
 def derive_engine_model(document: dict, folder: Path, key: str) -> None:
