@@ -19,8 +19,9 @@ class CatalogMismatchError(DeploycError):
 
     def __init__(self, where: str, message: str):
         self.where = where
-        super().__init__(f"monitoring: {where}: {message} (the runtime's metrics are listed in "
-                         "compiler/runtime/catalog.py)")
+        super().__init__(f"monitoring: {where}: {message} (the serving engine's metrics are listed in "
+                         "compiler/runtime/catalog.py for serve.engine deployc, "
+                         "compiler/emitters/vllm/catalog_data.py for vllm)")
 
 
 def check_groups(groups: list[Group], known: Known | None = None) -> Known:
