@@ -147,8 +147,12 @@ def _vendor_wheels(spec: Spec, runtime) -> dict:
 def _drift_baseline(spec: Spec, results: PassResults) -> dict:
     if not (spec.monitoring.enabled and spec.monitoring.drift.enabled) or results.drift_source is None:
         return {}
-    from compiler.passes.baseline import compute_baseline
+    from compiler.passes.baseline import compute_baseline, text_baseline
 
+    if spec.model.source == "huggingface":  # clients send text: lengths and unknown tokens drift
+        from compiler.frontend.huggingface import spec_folder, unknown_id
+
+        return text_baseline(results.drift_source.inputs, unknown_id(spec_folder(spec)), spec.monitoring.drift.buckets)
     return compute_baseline(results.drift_source.inputs, spec.monitoring.drift.buckets)
 
 

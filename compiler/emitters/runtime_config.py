@@ -10,6 +10,7 @@ from compiler.frontend.spec import Spec, TensorSpec
 from compiler.gpu import ort_profile_options
 from compiler.planner import EngineConfig, target_engine
 from compiler.frontend.huggingface import TOKENIZER, spec_model
+from compiler.runtime.drift import TEXT_INPUT
 from compiler.runtime.config import (DATATYPES, DriftBaseline, GenerationRuntime, RuntimeConfig, TensorInfo,
                                      TextConfig)
 
@@ -51,7 +52,6 @@ def runtime_config(spec: Spec, selected: SelectedArtifact, drift: dict[str, Drif
     )
 
 
-TEXT_INPUT = "text"  # the BYTES input clients send to a text model
 
 
 def text_config(spec: Spec) -> TextConfig | None:

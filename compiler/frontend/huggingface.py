@@ -165,6 +165,19 @@ def _pad_id(folder: Path, config: dict) -> int:
     return int(config.get("pad_token_id") or 0)
 
 
+def unknown_id(folder: Path) -> int | None:
+    """The id of the tokenizer's unknown token (tokenizer.json model.unk_token); None without one."""
+    tokenizer = _json(folder, TOKENIZER, "model.path") or {}
+    model = tokenizer.get("model") if isinstance(tokenizer, dict) else None
+    if not isinstance(model, dict) or not isinstance(model.get("unk_token"), str):
+        return None
+    vocab = model.get("vocab")
+    if isinstance(vocab, dict):  # WordPiece, BPE: token -> id
+        found = vocab.get(model["unk_token"])
+        return found if isinstance(found, int) else None
+    return None
+
+
 def _sentence_modules(folder: Path, config: dict, key: str) -> tuple[tuple[str, ...], bool]:
     """Pooling modes and normalization from modules.json; without it, what sentence-transformers
     does for a plain transformers folder (mean pooling, no normalization)."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from compiler.errors import PassError
 from compiler.runtime.config import DriftBaseline
-from compiler.runtime.drift import bucket_counts
+from compiler.runtime.drift import TEXT_INPUT, UNKNOWN_EDGES, bucket_counts, unknown_input
 
 SIGNIFICANT_DIGITS = 6
 
@@ -42,3 +42,19 @@ def _one(name: str, array: np.ndarray, buckets: int) -> DriftBaseline:
 
 def _round(x: float) -> float:
     return float(f"{float(x):.{SIGNIFICANT_DIGITS}g}")
+
+
+def text_baseline(inputs: dict[str, np.ndarray], unk_id: int | None, buckets: int) -> dict[str, DriftBaseline]:
+    """A text model's baselines, from the tokenized evaluation/calibration text: tokens per text
+    (special tokens included, what the server counts per text) under the text input's name, and the
+    unknown-token share (runtime/drift.py: unknown_input). Clients send text, not token ids, so
+    the model's tensors get no baseline of their own."""
+    mask = inputs["attention_mask"].astype(bool)
+    lengths = mask.sum(axis=1)
+    tokens = int(lengths.sum())
+    unknown = int(np.count_nonzero((inputs["input_ids"] == unk_id) & mask)) if unk_id is not None else 0
+    if tokens == 0:
+        raise PassError("baseline", "the text data has no tokens to build a drift baseline from")
+    share = _round(unknown / tokens)
+    return {TEXT_INPUT: _one(TEXT_INPUT, lengths, buckets),
+            unknown_input(TEXT_INPUT): DriftBaseline(edges=list(UNKNOWN_EDGES), ratios=[_round(1 - share), share])}

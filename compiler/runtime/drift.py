@@ -10,6 +10,18 @@ import numpy as np
 
 from .config import DriftBaseline
 
+TEXT_INPUT = "text"  # the BYTES input clients send to a text model
+
+
+def unknown_input(text_input: str) -> str:
+    """The drift baseline of a text input's unknown-token share: a per-token value, 0 for a known
+    token and 1 for the tokenizer's unknown token, in two buckets (edges [1.0]), so its baseline
+    ratios are [known share, unknown share] and the PSI rules treat it like any input."""
+    return f"{text_input}:unknown_tokens"
+
+
+UNKNOWN_EDGES = [1.0]
+
 
 def bucket_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """How many values fall in each bucket (int64, length len(edges) + 1)."""

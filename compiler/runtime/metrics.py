@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 
 from .catalog import CATALOG, FEEDBACK_VALUES, OUTCOMES
 from .config import RuntimeConfig
-from .drift import bucket_counts
+from .drift import bucket_counts, unknown_input
 
 log = logging.getLogger("runtime")
 
@@ -51,6 +51,7 @@ class Metrics:
         f["model_info"].labels(model, config.model_version, config.backend, config.artifact).set(1)
         self.ready.set(0)
         self.text_input = config.text.input if config.text else None
+        self.unknown_input = unknown_input(self.text_input) if config.text else None
         self.request_tokens = f["request_tokens"].labels(model)
         self.tokens = f["tokens_total"].labels(model)
         self.unknown_tokens = f["unknown_tokens_total"].labels(model)
@@ -73,7 +74,8 @@ class Metrics:
         return KINDS[metric.type](metric.full_name, metric.help, **kwargs)
 
     def _drift(self, config: RuntimeConfig) -> dict[str, _Drift]:
-        names = {t.name for t in config.inputs} | ({config.text.input} if config.text else set())
+        text = {config.text.input, unknown_input(config.text.input)} if config.text else set()
+        names = {t.name for t in config.inputs} | text
         out: dict[str, _Drift] = {}
         for name, base in sorted(config.drift.items()):
             if name not in names or len(base.ratios) != len(base.edges) + 1:
@@ -93,7 +95,7 @@ class Metrics:
 
     def count_text(self, tokens) -> None:
         """A tokenized text request (text.Tokens): its tokens, unknown tokens, and the drift of the
-        text input, whose baseline buckets hold tokens per text."""
+        text input (baseline buckets of tokens per text) and of its unknown-token share."""
         count = tokens.count
         self.request_tokens.observe(count)
         self.tokens.inc(count)
@@ -101,3 +103,7 @@ class Metrics:
         drift = self.drift.get(self.text_input)
         if drift is not None:
             drift.count(np.array([len(row) for row in tokens.ids]))
+        shares = self.drift.get(self.unknown_input)
+        if shares is not None:  # two buckets: known tokens, unknown tokens
+            shares.counters[0].inc(count - tokens.unknown)
+            shares.counters[1].inc(tokens.unknown)

@@ -15,6 +15,11 @@ with 0 from the baseline's bucket list, so a value shift into a few buckets stil
 emptied ones. An input with no traffic in the window has no live share (0/0 is NaN and
 NaN > t is false): idleness is not drift. DeploycInputDrift fires when PSI stays above
 monitoring.drift.threshold (0.1 is commonly read as a moderate shift, 0.2 as a significant one).
+
+A text model has two such inputs: `text` (tokens per text, quantile buckets of the evaluation or
+calibration text) and `text:unknown_tokens` (two buckets, known and unknown tokens: the
+unknown-token share), so a shift in length and a rise of text the tokenizer cannot read (another
+language, another script) each fire the alert with their input named.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import math
 from compiler.emitters.monitoring.rules import (
     Alert, AlertCase, Group, Recording, Series, Settings, constant, expanding, labels, num)
 from compiler.runtime.config import DriftBaseline
+from compiler.runtime.drift import TEXT_INPUT, unknown_input
 
 EPSILON = 1e-4
 LIVE_PER_MINUTE = 1000  # values counted per minute in the promtool cases
@@ -64,8 +70,13 @@ def _alert(s: Settings, baseline: dict[str, DriftBaseline]) -> Alert:
 
 
 def _cases(s: Settings, baseline: dict[str, DriftBaseline]) -> tuple[AlertCase, ...]:
-    name = sorted(baseline)[0]
-    base = baseline[name].ratios
+    # The first input, and a text model's unknown-token share (runtime/drift.py), whose shift
+    # into its unknown bucket must fire like a length shift does.
+    names = sorted({sorted(baseline)[0]} | ({unknown_input(TEXT_INPUT)} & set(baseline)))
+    return tuple(case for name in names for case in _input_cases(s, name, baseline[name].ratios))
+
+
+def _input_cases(s: Settings, name: str, base: list[float]) -> list[AlertCase]:
     quiet = [LIVE_PER_MINUTE * r for r in base]
     cases = [AlertCase(f"{name} matches its baseline: silent", _series(s, name, base, quiet), "20m", False)]
     # Every live value in the baseline's rarest bucket: the largest shift the buckets can show.
@@ -75,7 +86,7 @@ def _cases(s: Settings, baseline: dict[str, DriftBaseline]) -> tuple[AlertCase, 
     if value > s.mon.drift.threshold:
         cases.insert(0, AlertCase(f"{name} all in bucket {rare}: fires", _series(s, name, base, shifted),
                                   "20m", True, labels(input=name, model=s.model), value))
-    return tuple(cases)
+    return cases
 
 
 def _series(s: Settings, name: str, base: list[float], per_minute: list[float]) -> tuple[Series, ...]:
