@@ -2,7 +2,10 @@
 
 Two checks, both scoped to the model by the runtime's `model` label:
 - error ratio: (server_error + timeout) requests / all requests over the window;
-- p99 latency: histogram_quantile(0.99) over request_duration_seconds_bucket.
+- p99 latency: histogram_quantile(0.99) over request_duration_seconds_bucket; for a
+  text-generation model over time_to_first_token_seconds_bucket instead (`p99-ttft`: a streamed
+  answer's whole duration measures its length, the first token is what a client waits on), with
+  the same threshold, rollout.analysis.max_p99_latency_seconds.
 
 Judging the canary alone
 ------------------------
@@ -54,6 +57,7 @@ from compiler.runtime.catalog import BY_NAME, PREFIX
 
 REQUESTS = BY_NAME[f"{PREFIX}_requests_total"].series[0]
 DURATION_BUCKET = f"{BY_NAME[f'{PREFIX}_request_duration_seconds'].full_name}_bucket"
+TTFT_BUCKET = f"{BY_NAME[f'{PREFIX}_time_to_first_token_seconds'].full_name}_bucket"
 FAILED_OUTCOMES = ("server_error", "timeout")  # client errors are the caller's fault, not the release's
 NO_DATA = -1
 QUANTILE = 0.99
@@ -79,13 +83,12 @@ class Matcher:
 
 
 def checks(model: str, max_error_ratio: float, max_p99_seconds: float, window: str,
-           scope: tuple[Matcher, ...]) -> tuple[Check, ...]:
+           scope: tuple[Matcher, ...], generation: bool = False) -> tuple[Check, ...]:
     """The analysis checks; `window` is a PromQL duration or a controller's template variable,
-    `scope` the matchers that keep only the canary's series."""
-    return (
-        Check("error-ratio", error_ratio(model, window, scope), max_error_ratio),
-        Check("p99-latency", p99_latency(model, window, scope), max_p99_seconds),
-    )
+    `scope` the matchers that keep only the canary's series; `generation`: a text-generation model."""
+    latency = (Check("p99-ttft", p99_latency(model, window, scope, TTFT_BUCKET), max_p99_seconds) if generation
+               else Check("p99-latency", p99_latency(model, window, scope), max_p99_seconds))
+    return (Check("error-ratio", error_ratio(model, window, scope), max_error_ratio), latency)
 
 
 def error_ratio(model: str, window: str, scope: tuple[Matcher, ...]) -> str:
@@ -96,9 +99,9 @@ def error_ratio(model: str, window: str, scope: tuple[Matcher, ...]) -> str:
         f'(sum(rate({REQUESTS}{_selector(model, scope)}[{window}])) > 0)')
 
 
-def p99_latency(model: str, window: str, scope: tuple[Matcher, ...]) -> str:
+def p99_latency(model: str, window: str, scope: tuple[Matcher, ...], bucket: str = DURATION_BUCKET) -> str:
     return _with_sentinel(
-        f'histogram_quantile({QUANTILE}, sum by (le) (rate({DURATION_BUCKET}{_selector(model, scope)}[{window}])))\n'
+        f'histogram_quantile({QUANTILE}, sum by (le) (rate({bucket}{_selector(model, scope)}[{window}])))\n'
         f'>= 0')
 
 

@@ -30,7 +30,7 @@ CANARY_SCOPE = (aq.Matcher(CANARY_HASH_LABEL, "=", f"{{{{args.{HASH_ARG}}}}}"),)
 def analysis_template(w: Workload) -> dict[str, Any]:
     a = w.spec.rollout.analysis
     checks = aq.checks(w.model, a.max_error_ratio, a.max_p99_latency_seconds, aq.rate_window(a.interval),
-                       CANARY_SCOPE)
+                       CANARY_SCOPE, generation=w.spec.model.task == "text-generation")
     return {
         "apiVersion": API_VERSION, "kind": "AnalysisTemplate", "metadata": w.metadata_dict(),
         "spec": {"args": [{"name": HASH_ARG}], "metrics": [_metric(w, check) for check in checks]},

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from compiler.emitters.kubernetes.generation import GenerationPod, generation_pod
+from compiler.llm_memory import quantity
 from compiler.emitters.base import EmitContext
 from compiler.errors import DeploycError
 from compiler.frontend.spec import Spec
@@ -48,6 +50,7 @@ class Workload:
     model: str  # the `model` label value the runtime puts on every series
     image: str
     trt_cache: str | None  # mount path of the TensorRT engine cache, when that EP is used
+    generation: GenerationPod | None = None  # a text-generation model's load time, memory, weights volume
 
     @property
     def selector(self) -> dict[str, str]:
@@ -91,7 +94,8 @@ def workload_of(ctx: EmitContext) -> Workload:
     spec = ctx.spec
     model = ctx.runtime.model_name if ctx.runtime is not None else spec.name
     return Workload(spec=spec, name=spec.name, namespace=spec.rollout.namespace, model=model,
-                    image=image_ref(ctx), trt_cache=_trt_cache(ctx))
+                    image=image_ref(ctx), trt_cache=_trt_cache(ctx),
+                    generation=generation_pod(ctx, quantity(spec.target.resources.memory)))
 
 
 def image_ref(ctx: EmitContext) -> str:

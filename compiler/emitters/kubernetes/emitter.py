@@ -75,6 +75,8 @@ def build(w: Workload) -> dict[str, dict[str, Any]]:
         objects["service.yaml"] = service.serving(w)
         target = policies.ScaleTarget("apps/v1", "Deployment", w.name)
     objects["hpa.yaml"] = policies.hpa(w, target)
+    if w.generation and w.generation.weights_volume:
+        objects["pvc-weights.yaml"] = workload.weights_pvc(w)
     return {name: plain(obj) for name, obj in sorted(objects.items())}
 
 

@@ -73,7 +73,8 @@ def canary(w: Workload) -> dict[str, Any]:
 
 def _checks(w: Workload) -> tuple[aq.Check, ...]:
     a = w.spec.rollout.analysis
-    return aq.checks(w.model, a.max_error_ratio, a.max_p99_latency_seconds, WINDOW_VARIABLE, CANARY_SCOPE)
+    return aq.checks(w.model, a.max_error_ratio, a.max_p99_latency_seconds, WINDOW_VARIABLE, CANARY_SCOPE,
+                     generation=w.spec.model.task == "text-generation")
 
 
 def _metric(w: Workload, check: aq.Check) -> dict[str, Any]:

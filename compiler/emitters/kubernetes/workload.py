@@ -6,6 +6,7 @@ from kubernetes import client
 
 from compiler.emitters.kubernetes.common import (
     CONTAINER_NAME, GRPC_PORT_NAME, HTTP_PORT_NAME, METRICS_PORT_NAME, RUN_AS_USER, Workload)
+from compiler.emitters.kubernetes.generation import mebibytes
 
 # grpc.health.v1 services of the runtime (runtime/grpc_server.py): "" is SERVING once the model
 # is ready and NOT_SERVING while it loads or drains; "live" while the process serves at all.
@@ -69,7 +70,7 @@ def _container(w: Workload) -> client.V1Container:
                client.V1ContainerPort(name=GRPC_PORT_NAME, container_port=serve.grpc_port, protocol="TCP")],
         resources=_resources(w),
         startup_probe=_probe(w, READY_SERVICE, period=STARTUP_PERIOD_SECONDS,
-                             failures=_startup_budget(w) // STARTUP_PERIOD_SECONDS),
+                             failures=-(-_startup_budget(w) // STARTUP_PERIOD_SECONDS)),  # rounded up
         readiness_probe=_probe(w, READY_SERVICE, period=5, failures=3),
         liveness_probe=_probe(w, LIVE_SERVICE, period=10, failures=3),
         security_context=client.V1SecurityContext(
@@ -88,12 +89,14 @@ def _probe(w: Workload, service: str, period: int, failures: int) -> client.V1Pr
 
 
 def _startup_budget(w: Workload) -> int:
-    return STARTUP_BUDGET_TRT_SECONDS if w.trt_cache else STARTUP_BUDGET_SECONDS
+    floor = STARTUP_BUDGET_TRT_SECONDS if w.trt_cache else STARTUP_BUDGET_SECONDS
+    return w.generation.startup_budget(floor) if w.generation else floor
 
 
 def _resources(w: Workload) -> client.V1ResourceRequirements:
     res = w.spec.target.resources
-    amounts = {"cpu": res.cpu, "memory": res.memory}
+    memory = mebibytes(w.generation.memory_bytes) if w.generation else res.memory
+    amounts = {"cpu": res.cpu, "memory": memory}
     if res.gpu > 0:
         amounts["nvidia.com/gpu"] = str(res.gpu)
     # Requests equal limits: Guaranteed QoS, so latency is not at the mercy of noisy neighbours.
@@ -106,7 +109,25 @@ def _mounts(w: Workload) -> list[tuple[client.V1Volume, str]]:
     if w.trt_cache:
         mounts.append((client.V1Volume(name="trt-engine-cache", empty_dir=client.V1EmptyDirVolumeSource()),
                        w.trt_cache))
+    if w.generation and w.generation.weights_volume:  # large weights: a volume, not image layers
+        claim = client.V1PersistentVolumeClaimVolumeSource(claim_name=weights_claim(w), read_only=True)
+        mounts.append((client.V1Volume(name="weights", persistent_volume_claim=claim), w.generation.weights_volume))
     return mounts
+
+
+def weights_claim(w: Workload) -> str:
+    return f"{w.name}-weights"
+
+
+def weights_pvc(w: Workload) -> client.V1PersistentVolumeClaim:
+    """The claim the weights are read from (ReadOnlyMany: every replica mounts it). Fill it once
+    with the contents of model/<generation.model_dir>/ of the build before the first rollout."""
+    size = mebibytes(int(w.generation.weights_bytes * 1.1))
+    return client.V1PersistentVolumeClaim(
+        api_version="v1", kind="PersistentVolumeClaim",
+        metadata=client.V1ObjectMeta(name=weights_claim(w), namespace=w.namespace, labels=w.labels),
+        spec=client.V1PersistentVolumeClaimSpec(
+            access_modes=["ReadOnlyMany"], resources=client.V1VolumeResourceRequirements(requests={"storage": size})))
 
 
 def _volumes(w: Workload) -> list[client.V1Volume]:
