@@ -41,7 +41,8 @@ EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/deploy.yaml
 TARGETS = [t for t in target_names() if t not in ("nvidia-h100x8", "nvidia-h100x8-2node")]
 # all-MiniLM-L6-v2 (a real 22M-parameter transformer) takes about 5 minutes a target on two cores:
 # its golden tree is the CPU server's; tests/test_build_minilm.py checks that build's numbers.
-TARGETS_OF = {"minilm-embeddings": ("cpu-x86",)}
+# SmolLM2-135M (text-generation, onnxruntime-genai) likewise: tests/test_build_smollm2.py.
+TARGETS_OF = {"minilm-embeddings": ("cpu-x86",), "smollm2-chat": ("cpu-x86",)}
 CASES = [(e, t) for e in EXAMPLES for t in TARGETS if t in TARGETS_OF.get(e, TARGETS)]
 # tokenizer.json: the model folder's own file, copied verbatim (the lock pins its digest).
 NOT_COMPARED = ("deployc.lock.json", "report.md", "report.json", "tokenizer.json")
