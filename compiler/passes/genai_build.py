@@ -3,10 +3,11 @@ the step's precision and execution provider, into the pass cache.
 
 The builder runs as a child process (`python -m onnxruntime_genai.models.builder`): it loads the
 whole fp32 model, and its memory goes back to the system when it exits. Its output was byte-
-identical across two builds here (docs/architecture.md); deployc changes one value:
+identical across two builds here; deployc changes one value:
 genai_config.json's search.max_length becomes model.generation.max_context, because the generator
 sizes each stream's KV cache buffer (past_present_share_buffer) from it, and the memory plan
-counts max_context tokens, not the model's full context_length.
+counts max_context tokens, not the model's full context_length. (It was not byte-stable at first:
+see _run_builder on producer_version.)
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def _run_builder(source: Path, entry: Path, precision: str, device: str, max_con
     out, scratch = entry / "genai", entry / "scratch"
     cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(source), "-o", str(out),
            "-p", precision, "-e", EP[device], "-c", str(scratch)]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # The builder stamps model.onnx's producer_version with `git rev-parse HEAD` of its working
+    # folder (meant for its own checkout): run inside deployc's repository, every commit changed
+    # the model's bytes. No git there: it falls back to the wheel's own commit.
+    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", "GIT_DIR": str(entry / "no-git")}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=entry)
     shutil.rmtree(scratch, ignore_errors=True)
     if done.returncode != 0 or not (out / "genai_config.json").is_file():
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-6:])
