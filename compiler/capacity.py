@@ -110,7 +110,7 @@ def plan_capacity(dims: LlmDims, pool: GpuPool, want: Demand) -> CapacityPlan:
     lines.append(f"chosen: tensor parallel {tp} x pipeline parallel {pp} = {tp * pp} GPUs per replica, "
                  f"{need:.1f} of {usable:.1f} GiB per GPU"
                  + (f"; {pp} nodes per replica over {pool.network}" if pp > 1 else f" (within one node, {pool.interconnect})"))
-    replicas, per_replica = _replicas(dims, pool, want, weights, kv_token, tp, lines)
+    replicas, per_replica = _replicas(pool, want, weights, kv_token, tp, pp, lines)
     return CapacityPlan(params, weights, kv, tp, pp, replicas, per_replica, tp * pp, tuple(lines))
 
 
@@ -135,7 +135,7 @@ def _fit(dims: LlmDims, weights: float, kv: float, usable: float, tps: list[int]
                         "target with more GPU memory")
 
 
-def _replicas(dims: LlmDims, pool: GpuPool, want: Demand, weights: float, kv_token: float, tp: int,
+def _replicas(pool: GpuPool, want: Demand, weights: float, kv_token: float, tp: int, pp: int,
               lines: list[str]) -> tuple[int | None, float | None]:
     if want.measured_replica_tokens_per_second is not None:
         per = want.measured_replica_tokens_per_second
@@ -158,7 +158,7 @@ def _replicas(dims: LlmDims, pool: GpuPool, want: Demand, weights: float, kv_tok
                             "serve.throughput.per_replica_tokens_per_second")
     replicas = max(1, math.ceil(want.tokens_per_second / per))
     lines.append(f"replicas: ceil({want.tokens_per_second:g} tokens/s (serve.throughput.tokens_per_second) / "
-                 f"{per:,.0f}) = {replicas}")
+                 f"{per:,.0f}) = {replicas}: {replicas} x {tp * pp} = {replicas * tp * pp} GPUs in all")
     return replicas, per
 
 

@@ -103,6 +103,9 @@ def test_hpa_scales_on_vllm_queue_and_kv_cache_through_the_adapter():
     rules = yaml.safe_load(emit(ONE_NODE)["k8s/prometheus-adapter-rules.yaml"])["rules"]
     assert {r["name"]["as"] for r in rules} == names
     assert {r["seriesQuery"].split('"')[1] for r in rules} == {"vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"}
+    from compiler.emitters.vllm.catalog import exported
+
+    assert all(r["seriesQuery"].split('"')[1] in exported() for r in rules)  # names vLLM really exports
 
 
 def test_image_context_pins_version_and_digest():
