@@ -27,7 +27,7 @@ class Sampling:
 
 
 class LLM:
-    def __init__(self, gen: GenerationRuntime, model_dir: Path) -> None:
+    def __init__(self, gen: GenerationRuntime, model_dir: Path, threads: int) -> None:
         folder = model_dir / gen.model_dir
         if not (folder / "genai_config.json").is_file():
             raise BackendError(f"{folder / 'genai_config.json'} does not exist (the onnxruntime-genai model folder)")
@@ -41,7 +41,10 @@ class LLM:
                                f"({folder / 'genai_config.json'})")
         self.og = og
         self.gen = gen
-        self.model = og.Model(str(folder))
+        config = og.Config(str(folder))
+        # serve.threads, as for the other backends: the decode thread's onnxruntime session.
+        config.overlay(json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": threads}}}}))
+        self.model = og.Model(config)
         self.tokenizer = og.Tokenizer(self.model)
         self.eos = frozenset(int(t) for t in self.tokenizer.eos_token_ids)
 

@@ -57,7 +57,8 @@ class RuntimeState:
         while True:
             try:
                 if self.config.generation is not None:
-                    llm = await loop.run_in_executor(None, LLM, self.config.generation, self.model_dir)
+                    llm = await loop.run_in_executor(None, LLM, self.config.generation, self.model_dir,
+                                                     self.config.threads)
                     break
                 backend, text = await loop.run_in_executor(None, self._load_model)
                 break

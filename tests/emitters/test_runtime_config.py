@@ -51,3 +51,27 @@ def test_inputs_carry_their_declared_range_and_dim_names():
     assert ids.range == [0, 999] and ids.dim_names == ["batch", "seq"]
     assert rt.outputs[0].range is None and rt.outputs[0].dim_names == ["batch", None]
     assert config("digits-cnn").inputs[0].dim_names == ["batch", None, None, None]
+
+
+def test_text_generation_gets_its_limits_and_knows_its_chat_template(tmp_path):
+    from dataclasses import replace
+
+    from compiler.emitters.runtime_config import generation_config
+
+    spec = load_spec(EXAMPLES / "digits-cnn" / "deploy.yaml", [])
+    assert config("digits-cnn").generation is None
+    spec = replace(spec, model=replace(spec.model, task="text-generation"))
+    folder = tmp_path / "genai"
+    folder.mkdir()
+    art = SelectedArtifact("genai-int4", "genai", folder, "genai", "int4", "0" * 64, 1)
+    rt = RuntimeConfig.from_json(runtime_config(spec, art, {}).to_json())
+    g = spec.model.generation
+    assert rt.backend == "onnxruntime-genai" and rt.text is None
+    assert (rt.generation.model_dir, rt.generation.max_context, rt.generation.max_new_tokens) == (
+        "genai", g.max_context, g.max_new_tokens)
+    assert rt.generation.chat_template is False  # no template in the folder: chat completions refused
+    (folder / "tokenizer_config.json").write_text('{"chat_template": "{{ messages }}"}')
+    assert generation_config(spec, art).chat_template  # older tokenizers keep it there
+    (folder / "tokenizer_config.json").write_text("{}")
+    (folder / "chat_template.jinja").write_text("{{ messages }}")  # transformers 5 writes this file
+    assert generation_config(spec, art).chat_template

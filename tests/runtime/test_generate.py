@@ -207,3 +207,26 @@ def test_over_the_concurrency_limit_is_429_never_a_crash(llm):
     text = llm.metrics_text()
     assert metric_value(text, "deployc_requests_total", {"outcome": "rejected"}) == codes.count(429)
     assert llm.request("GET", "/v2/health/ready")[0] == 200
+
+
+def test_a_context_over_the_models_is_not_ready_with_the_reason(tiny_llm, tmp_path):
+    config = llm_config(max_context=4096, max_new_tokens=64)  # the tiny model's context_length is 2048
+    srv = Server(tmp_path, config, root=llm_root(tmp_path / "root", tiny_llm, config))
+    try:
+        srv.wait_live(60)
+        deadline = time.monotonic() + 30
+        while "context_length" not in srv.request("GET", "/v2/health/ready")[2].decode() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status, _, body = srv.request("GET", "/v2/health/ready")
+        assert status == 503 and "max_context 4096 is over the model's context_length 2048" in body.decode()
+        status, doc = srv.post_json("/v1/completions", {"model": MODEL, "prompt": "hi"})
+        assert status == 503 and doc["error"]["type"] == "server_error"
+    finally:
+        srv.stop()
+
+
+def test_a_model_that_does_not_generate_refuses_completions(server):
+    status, doc = server.post_json("/v1/completions", {"model": MODEL, "prompt": "hi"})
+    assert status == 400 and "does not generate text" in doc["error"]["message"]
+    status, doc = server.post_json("/v1/chat/completions", {"model": MODEL, "messages": QUESTION})
+    assert status == 400 and doc["error"]["param"] == "model"
