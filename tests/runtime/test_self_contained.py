@@ -13,11 +13,12 @@ from pathlib import Path
 from .helpers import RUNTIME_SRC, copy_runtime
 
 # What an image installs for the runtime (the backend libraries are imported lazily).
-# tokenizers: text models only, so imported lazily like the backends.
+# tokenizers: text models only, so imported lazily like the backends; onnxruntime_genai likewise
+# (text-generation images only).
 # grpc, grpc_health, google (protobuf): the gRPC frontend (grpcio, grpcio-health-checking, protobuf).
 ALLOWED_THIRD_PARTY = {"numpy", "starlette", "uvicorn", "prometheus_client", "onnxruntime", "torch",
-                       "ai_edge_litert", "tokenizers", "grpc", "grpc_health", "google"}
-LAZY = {"onnxruntime", "torch", "ai_edge_litert", "tokenizers"}
+                       "ai_edge_litert", "tokenizers", "grpc", "grpc_health", "google", "onnxruntime_genai"}
+LAZY = {"onnxruntime", "torch", "ai_edge_litert", "tokenizers", "onnxruntime_genai"}
 
 
 def _imports(path: Path) -> list[tuple[ast.AST, str, int]]:
