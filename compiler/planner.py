@@ -395,7 +395,7 @@ def _vllm_plan(spec: Spec, gpu_on_host: bool) -> Plan:
 def _genai_plan(spec: Spec, gpu_on_host: bool) -> Plan:
     """text-generation compiled by onnxruntime-genai's model builder: one folder per precision the
     target runs and its memory holds (compiler/llm_memory.py); edge targets have no builder route."""
-    from compiler.frontend.genai import spec_model
+    from compiler.frontend.huggingface import generation_model
     from compiler.llm_memory import choices
 
     t = spec.target
@@ -406,7 +406,7 @@ def _genai_plan(spec: Spec, gpu_on_host: bool) -> Plan:
                                                                      "onnxruntime-genai"))]
         notes: list[str] = []
     else:
-        made, notes = choices(spec, spec_model(spec))
+        made, notes = choices(spec, generation_model(spec))
         steps = [Step("genai-build", c.run, c.reason, _config("genai-build", C.genai(c.precision), c.precision,
                                                               "onnxruntime-genai", device=c.device))
                  for c in made if c.precision in ("int4", "int8", "fp16", "fp32")]

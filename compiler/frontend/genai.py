@@ -35,23 +35,6 @@ class GenModel:
     chat_template: bool
 
 
-def model_path(model: dict, base_dir: Path) -> Path:
-    """model.path: a folder or a .gguf file inside the allowed roots; a SpecError otherwise."""
-    from compiler.frontend.files import ALLOW_ENV, allowed_roots
-    from compiler.frontend.huggingface import model_folder
-
-    written = model.get("path")
-    if model.get("hub_id") or not written or not str(written).lower().endswith(".gguf"):
-        return model_folder(model, base_dir)
-    path = (base_dir / written).resolve()
-    if not any(path.is_relative_to(root) for root in allowed_roots(base_dir)):
-        raise SpecError(SpecIssue("model.path", f"{written!r} is outside the spec's folder (resolved: {path}); "
-                                                f"run deployc with --allow-path DIR (or {ALLOW_ENV}) for that folder"))
-    if not path.is_file():
-        raise SpecError(SpecIssue("model.path", f"GGUF file not found: {written!r} (looked in {path.parent})"))
-    return path
-
-
 def read(path: Path, key: str = "model.path") -> GenModel:
     if path.is_file():
         return _read_gguf(path, key)
@@ -114,8 +97,9 @@ def _read_gguf(path: Path, key: str) -> GenModel:
     return GenModel(path, True, dims, dims.params(), field("tokenizer.chat_template") is not None)
 
 
-def derive(document: dict, base_dir: Path) -> None:
-    """Fill the signature of a text-generation model deployc compiles: token ids in, logits out."""
+def derive(document: dict, path: Path) -> None:
+    """Fill the signature of a text-generation model deployc compiles: token ids in, logits out.
+    `path`: model.path resolved (compiler.frontend.huggingface.model_path), a folder or a GGUF file."""
     model = document["model"]
     key = "model.hub_id" if model.get("hub_id") else "model.path"
     issues = [SpecIssue(f"model.{k}", "derived from the model's own files for model.source huggingface; remove it")
@@ -130,7 +114,7 @@ def derive(document: dict, base_dir: Path) -> None:
                                                      "perplexity is measured on (JSON lines of {\"text\": ...})"))
     if issues:
         raise SpecError(issues)
-    gen = read(model_path(model, base_dir), key)
+    gen = read(path, key)
     context = (model.get("generation") or {}).get("max_context", 2048)
     if gen.dims.max_positions is not None and context > gen.dims.max_positions:
         raise SpecError(SpecIssue("model.generation.max_context",
@@ -141,12 +125,6 @@ def derive(document: dict, base_dir: Path) -> None:
                        {"name": "attention_mask", **ids, "range": [0, 1]}]
     model["outputs"] = [{"name": "logits", "dtype": "float32", "shape": ["batch", "seq", gen.dims.vocab]}]
     model["labels"] = []
-
-
-def spec_model(spec) -> GenModel:
-    m = spec.model
-    return read(model_path({"path": m.path, "hub_id": m.hub_id, "revision": m.revision}, spec.base_dir),
-                "model.hub_id" if m.hub_id else "model.path")
 
 
 def check(spec) -> list[SpecIssue]:

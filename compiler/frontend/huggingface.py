@@ -73,6 +73,31 @@ def model_folder(model: dict, base_dir: Path) -> Path:
     return folder
 
 
+def model_path(model: dict, base_dir: Path) -> Path:
+    """model.path for text-generation: a folder (model_folder) or a .gguf file inside the allowed roots."""
+    from compiler.frontend.files import ALLOW_ENV, allowed_roots
+
+    written = model.get("path")
+    if model.get("hub_id") or not written or not str(written).lower().endswith(".gguf"):
+        return model_folder(model, base_dir)
+    path = (base_dir / written).resolve()
+    if not any(path.is_relative_to(root) for root in allowed_roots(base_dir)):
+        raise SpecError(SpecIssue("model.path", f"{written!r} is outside the spec's folder (resolved: {path}); "
+                                                f"run deployc with --allow-path DIR (or {ALLOW_ENV}) for that folder"))
+    if not path.is_file():
+        raise SpecError(SpecIssue("model.path", f"GGUF file not found: {written!r} (looked in {path.parent})"))
+    return path
+
+
+def generation_model(spec):
+    """A text-generation spec's model as compiler.frontend.genai reads it (folder or GGUF)."""
+    from compiler.frontend.genai import read
+
+    m = spec.model
+    return read(model_path({"path": m.path, "hub_id": m.hub_id, "revision": m.revision}, spec.base_dir),
+                "model.hub_id" if m.hub_id else "model.path")
+
+
 def spec_folder(spec) -> Path:
     """The folder of a frozen spec's huggingface source (a compiler.frontend.spec.Spec)."""
     m = spec.model
@@ -255,7 +280,7 @@ def derive(document: dict, base_dir: Path) -> None:
     if model.get("task") in GENERATIVE:
         from compiler.frontend.genai import derive as derive_generation  # onnxruntime-genai's builder
 
-        return derive_generation(document, base_dir)
+        return derive_generation(document, model_path(model, base_dir))
     _check_keys(model)
     hf = read_model(model_folder(model, base_dir), "model.hub_id" if model.get("hub_id") else "model.path")
     _check_task(model, hf)

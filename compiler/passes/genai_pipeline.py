@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.errors import SpecError, SpecIssue
-from compiler.frontend.genai import spec_model
+from compiler.frontend.huggingface import generation_model
 from compiler.passes import genai_reference, genai_verify, registry, verify
 from compiler.passes.base import PassContext
 from compiler.passes.data import Dataset
@@ -29,7 +29,7 @@ def run_genai(plan: Plan, ctx: PassContext) -> PassResults:
                                   + "; ".join(f"{s.name} ({s.config.precision if s.config else '-'}): {s.reason}"
                                               for s in plan.passes)))
     with ctx.timed("load") as event:
-        folder, digest = source_folder(spec_model(ctx.spec), ctx)
+        folder, digest = source_folder(generation_model(ctx.spec), ctx)
         data = genai_reference.load_data(ctx.spec, folder)
         event.detail = f"{len(data.prompts)} prompts, {len(data.windows)} perplexity windows"
     ref = genai_reference.reference(folder, digest, data, ctx)
