@@ -10,11 +10,12 @@ import yaml
 
 from compiler.capacity import EnginePlan
 from compiler.emitters.base import EmitContext, Files
+from compiler.emitters.catalog_check import POD_TARGET_LABELS
 from compiler.emitters.kubernetes.common import plain, to_yaml
 from compiler.emitters.monitoring.manifests import prometheus_rule, rules_file
 from compiler.emitters.monitoring.promtool_tests import unit_tests
 from compiler.emitters.monitoring.rules import Settings, check_spec_labels
-from compiler.emitters.vllm import manifests, monitoring, pods, server
+from compiler.emitters.vllm import manifests, monitoring, pods, rollout, server
 from compiler.errors import DeploycError
 
 
@@ -49,9 +50,11 @@ class VllmKubernetesEmitter:
         files = {"k8s/service.yaml": to_yaml(manifests.service(spec, engine)),
                  "k8s/hpa.yaml": to_yaml(manifests.hpa(spec, engine)),
                  "k8s/prometheus-adapter-rules.yaml": _yaml(manifests.adapter_rules()),
-                 "k8s/analysis-template.yaml": _yaml(monitoring.analysis_template(s)),
                  "kserve/llminferenceservice.yaml": _yaml(manifests.llm_inference_service(spec, engine))}
-        if multi:
+        if rollout.wanted(spec, engine):
+            files["k8s/rollout.yaml"] = _yaml(rollout.rollout(spec, engine, spec.name))
+            files["k8s/analysistemplate.yaml"] = _yaml(monitoring.analysis_template(s, spec.name, rollout.HASH_ARG))
+        elif multi:
             files["k8s/leaderworkerset.yaml"] = _yaml(manifests.leader_worker_set(spec, engine))
         else:
             files["k8s/deployment.yaml"] = to_yaml(manifests.deployment(spec, engine))
@@ -81,4 +84,6 @@ def service_monitor(ctx: EmitContext) -> dict:
             "metadata": plain(manifests.meta(spec)),
             "spec": {"selector": {"matchLabels": pods.selector(spec)},
                      "namespaceSelector": {"matchNames": [spec.rollout.namespace]},
-                     "endpoints": [{"port": pods.HTTP, "path": "/metrics", "interval": "15s"}]}}
+                     "endpoints": [{"port": pods.HTTP, "path": "/metrics", "interval": "15s"}],
+                     # the canary analysis tells the new ReplicaSet's series by this pod label
+                     "podTargetLabels": list(POD_TARGET_LABELS)}}

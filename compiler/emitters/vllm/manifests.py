@@ -78,7 +78,9 @@ def kv_target(spec: Spec) -> str:
 
 def hpa(spec: Spec, engine: EnginePlan) -> client.V2HorizontalPodAutoscaler:
     low, high = replicas(spec, engine)
-    kind, api = ("LeaderWorkerSet", LWS_API) if engine.capacity.multi_node else ("Deployment", "apps/v1")
+    kind, api = (("LeaderWorkerSet", LWS_API) if engine.capacity.multi_node
+                 else ("Rollout", "argoproj.io/v1alpha1") if spec.rollout.strategy == "canary"
+                 else ("Deployment", "apps/v1"))
 
     def pods_metric(series: str, value: str) -> client.V2MetricSpec:
         return client.V2MetricSpec(type="Pods", pods=client.V2PodsMetricSource(

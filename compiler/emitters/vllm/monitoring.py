@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.capacity import EnginePlan
-from compiler.emitters.catalog_check import PROMETHEUS_SERIES, SCRAPE_LABELS, Known
+from compiler.emitters.kubernetes import analysis_queries as aq
+from compiler.emitters.catalog_check import CANARY_HASH_LABEL, PROMETHEUS_SERIES, SCRAPE_LABELS, Known
 from compiler.emitters.monitoring.crosscheck import check_expr, check_groups
 from compiler.emitters.monitoring.rules import Alert, AlertCase, Group, Recording, Series, Settings, le, num, quote
 from compiler.emitters.vllm import catalog, manifests
@@ -99,21 +100,26 @@ def checked_groups(s: Settings, engine: EnginePlan) -> list[Group]:
     return out
 
 
-def analysis_template(s: Settings) -> dict[str, Any]:
-    """Argo Rollouts analysis on vLLM's series: TTFT p95 and the aborted-request ratio."""
+def analysis_template(s: Settings, name: str, hash_arg: str) -> dict[str, Any]:
+    """Argo Rollouts analysis on vLLM's series of one ReplicaSet (the `hash_arg` argument):
+    TTFT p95 and the aborted-request ratio."""
     ttft = ttft_threshold(s)
-    abort = _sel(s, f"finished_reason={quote('abort')}")
-    aborted = (f"sum(rate({catalog.SUCCESS}_total{abort}[{WINDOW}])) / "
-               f"sum(rate({catalog.SUCCESS}_total{_sel(s)}[{WINDOW}]))")
-    queries = {"time-to-first-token-p95": (_quantile(s, catalog.TTFT), f"result[0] <= {num(ttft)}"),
-               "aborted-ratio": (aborted, f"result[0] <= {num(1 - s.mon.slo.availability)}")}
-    for name, (query, _) in queries.items():
-        check_expr(f"AnalysisTemplate {s.model}-vllm metric {name}", query, known())
+    scope = f"{CANARY_HASH_LABEL}={quote('{{args.' + hash_arg + '}}')}"
+    abort = _sel(s, f"finished_reason={quote('abort')},{scope}")
+    # As deployc's own analysis (kubernetes/analysis_queries.py): an idle window's NaN is dropped
+    # (`>= 0`) and the query falls back to the no-data sentinel, which on_no_data then judges.
+    aborted = (f"((sum(rate({catalog.SUCCESS}_total{abort}[{WINDOW}])) or vector(0)) / "
+               f"sum(rate({catalog.SUCCESS}_total{_sel(s, scope)}[{WINDOW}]))) >= 0")
+    ttft_q = f"histogram_quantile(0.95, sum by (le) (rate({catalog.TTFT}_bucket{_sel(s, scope)}[{WINDOW}]))) >= 0"
+    queries = {"time-to-first-token-p95": (f"({ttft_q}) or vector({aq.NO_DATA})", ttft),
+               "aborted-ratio": (f"({aborted}) or vector({aq.NO_DATA})", 1 - s.mon.slo.availability)}
+    for metric, (query, _) in queries.items():
+        check_expr(f"AnalysisTemplate {name} metric {metric}", query, known())
     a = s.spec.rollout.analysis
-    metrics = [{"name": name, "interval": a.interval, "count": a.count, "failureLimit": a.failure_limit,
-                "successCondition": cond,
+    metrics = [{"name": metric, "interval": a.interval, "count": a.count, "failureLimit": a.failure_limit,
+                **aq.argo_conditions(threshold, a.on_no_data),
                 "provider": {"prometheus": {"address": s.spec.rollout.prometheus_url, "query": query}}}
-               for name, (query, cond) in queries.items()]
+               for metric, (query, threshold) in queries.items()]
     return {"apiVersion": ARGO_API, "kind": "AnalysisTemplate",
-            "metadata": {"name": f"{s.model}-vllm", "namespace": s.spec.rollout.namespace},
-            "spec": {"metrics": metrics}}
+            "metadata": {"name": name, "namespace": s.spec.rollout.namespace},
+            "spec": {"args": [{"name": hash_arg}], "metrics": metrics}}

@@ -12,7 +12,8 @@ from tests import crd_validate
 from tests.emitters.vllm.vllm_helpers import ONE_NODE, TEST_DIGEST, TWO_NODES, emit, objects
 
 CUSTOM = ("leaderworkerset.x-k8s.io/", "serving.kserve.io/", "argoproj.io/", "monitoring.coreos.com/")
-CASES = {"one-node": ONE_NODE, "two-nodes": TWO_NODES}
+CANARY = ("rollout.strategy=canary", "rollout.canary.steps=[{set_weight:50},{analysis:true},{set_weight:100}]")
+CASES = {"one-node": ONE_NODE, "two-nodes": TWO_NODES, "canary": CANARY}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -134,3 +135,32 @@ def test_emitting_without_the_image_digest_is_a_spec_error():
     with pytest.raises(SpecError) as info:
         emitter("vllm-image").emit(EmitContext(spec, None, None, engine=plan(spec).engine_plan))
     assert info.value.issues[0].path == "serve.vllm.image_digest"
+
+
+def test_canary_is_an_argo_rollout_judged_on_vllm_series_of_the_new_pods():
+    objs = objects(CANARY)
+    assert "k8s/deployment.yaml" not in objs
+    steps = objs["k8s/rollout.yaml"]["spec"]["strategy"]["canary"]["steps"]
+    assert steps[1]["analysis"]["templates"] == [{"templateName": "llama70b"}]
+    template = objs["k8s/analysistemplate.yaml"]["spec"]
+    queries = [m["provider"]["prometheus"]["query"] for m in template["metrics"]]
+    assert all('rollouts_pod_template_hash="{{args.canary-hash}}"' in q for q in queries)
+    assert any("vllm:time_to_first_token_seconds_bucket" in q for q in queries)
+    assert objs["k8s/hpa.yaml"]["spec"]["scaleTargetRef"]["kind"] == "Rollout"
+    monitor = objs["monitoring/servicemonitor.yaml"]["spec"]
+    assert monitor["podTargetLabels"] == ["rollouts-pod-template-hash"]
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (("rollout.strategy=blue-green",), "rollout.strategy"),
+    ((*CANARY, "rollout.controller=flagger", "rollout.traffic.router=nginx", "rollout.analysis.on_no_data=pass"),
+     "rollout.strategy"),
+    ((*CANARY, "rollout.traffic.router=nginx"), "rollout.traffic.router"),
+    ((*TWO_NODES, *CANARY), "rollout.strategy"),
+])
+def test_rollouts_vllm_cannot_do_are_spec_errors(overrides, key):
+    from compiler.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        emit(tuple(overrides))
+    assert info.value.issues[0].path == key
