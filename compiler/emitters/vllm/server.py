@@ -20,6 +20,7 @@ MODEL_ROOT = "/models"  # the Hugging Face folder is mounted here (a volume; 140
 RAY_PORT = 6379
 HEALTH = "/health"
 OPENAI_ROUTES = ("/v1/completions", "/v1/chat/completions", "/v1/models")
+ENTRYPOINT = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
 
 
 def image_ref(spec: Spec) -> str:
@@ -74,6 +75,3 @@ def dockerfile(spec: Spec) -> str:
             f"# Hugging Face folder is mounted at {model_dir(spec)} (k8s/ mounts the volume).\n"
             f"FROM {image_ref(spec)}\n"
             f"ENTRYPOINT {json.dumps(ENTRYPOINT)}\n")
-
-
-ENTRYPOINT = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
