@@ -25,3 +25,35 @@ def test_fp16_weights_float32_io_and_parity(tmp_path):
     assert out.dtype == np.float32 and np.isfinite(out).all()
     assert cosine(out, run_onnx(base.path, data)) > 0.99
     assert half.path.stat().st_size < base.path.stat().st_size
+
+
+def test_a_cast_to_float_inside_the_graph_still_loads(tmp_path):
+    """Pooling casts the int64 attention mask to the hidden states' float type: after fp16 that
+    Cast must make float16 (onnxconverter-common left it at float, and the graph did not load)."""
+    import onnxruntime as ort
+    import torch
+
+    from compiler.digest import sha256_file
+    from compiler.passes.base import Artifact
+
+    class MaskedMean(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(4, 4)
+
+        def forward(self, x, mask):
+            m = mask.unsqueeze(-1).to(x.dtype)
+            return (self.proj(x) * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+    torch.manual_seed(0)
+    x, mask = torch.randn(2, 5, 4), torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    path = tmp_path / "masked.onnx"
+    torch.onnx.export(MaskedMean().eval(), (x, mask), str(path), input_names=["x", "mask"], output_names=["y"],
+                      dynamic_axes={"x": {0: "b", 1: "s"}, "mask": {0: "b", 1: "s"}}, opset_version=17, dynamo=False)
+    assert any(n.op_type == "Cast" for n in onnx.load(str(path)).graph.node)
+    _, _, ctx = tiny(tmp_path)
+    half = to_fp16(Artifact("onnx-fp32", "onnx", "fp32", path, sha256_file(path), ("export",)), ctx)
+    feeds = {"x": x.numpy(), "mask": mask.numpy()}
+    got = ort.InferenceSession(str(half.path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    assert got.dtype == np.float32 and cosine(got, want) > 0.999
