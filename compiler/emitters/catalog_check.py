@@ -55,8 +55,9 @@ CONTROL, CANDIDATE = "control", "candidate"  # variant A (Argo's stable, Flagger
 # Argo Rollouts sets this pod label from the Rollout's stableMetadata/canaryMetadata, and rewrites
 # it when it promotes the canary, so a pod's series always carry its current role.
 VARIANT_POD_LABEL = "deployc.dev/variant"
-SCRAPE_LABELS = (TARGET_LABELS | frozenset(KUBERNETES_TARGET_LABELS) | frozenset(map(series_label, POD_TARGET_LABELS))
-                 | {VARIANT_LABEL})
+SCRAPE_LABELS = TARGET_LABELS | frozenset(KUBERNETES_TARGET_LABELS) | frozenset(map(series_label, POD_TARGET_LABELS))
+# Only an experiment's ServiceMonitor adds `variant`: other builds' queries may not filter on it.
+EXPERIMENT_LABELS = frozenset({VARIANT_LABEL})
 
 
 def variant_relabelings(controller: str, name: str) -> list[dict[str, str | list[str]]]:
@@ -74,10 +75,12 @@ def variant_relabelings(controller: str, name: str) -> list[dict[str, str | list
             for regex, variant in ((f"{name}-primary", CONTROL), (name, CANDIDATE))]  # DNS labels: no metacharacters
 
 
-def known_series() -> Known:
-    """Series an expression may name, with their labels (before any recording rule)."""
-    known = {name: frozenset(series_labels(name) or ()) | SCRAPE_LABELS for name in SERIES}
-    known.update({k: v | SCRAPE_LABELS for k, v in PROMETHEUS_SERIES.items()})
+def known_series(extra: frozenset[str] = frozenset()) -> Known:
+    """Series an expression may name, with their labels (before any recording rule); `extra`:
+    scrape labels this build's scrape config adds besides SCRAPE_LABELS (EXPERIMENT_LABELS)."""
+    scraped = SCRAPE_LABELS | extra
+    known = {name: frozenset(series_labels(name) or ()) | scraped for name in SERIES}
+    known.update({k: v | scraped for k, v in PROMETHEUS_SERIES.items()})
     return known
 
 

@@ -50,14 +50,15 @@ def queries_in(objects: Iterable[dict[str, Any]]) -> list[NamedQuery]:
     return found
 
 
-def check(queries: Iterable[NamedQuery]) -> None:
-    issues = [f"{q.owner}: {problem}" for q in queries for problem in problems(q.query)]
+def check(queries: Iterable[NamedQuery], known: catalog_check.Known | None = None) -> None:
+    """`known`: the series and labels this build's scrape config gives (default: catalog_check.known_series())."""
+    issues = [f"{q.owner}: {problem}" for q in queries for problem in problems(q.query, known)]
     if issues:
         raise MetricCrossCheckError(
             "analysis queries name series the runtime does not export "
             "(see compiler/runtime/catalog.py):\n" + "\n".join(f"  - {i}" for i in issues))
 
 
-def problems(query: str) -> list[str]:
+def problems(query: str, known: catalog_check.Known | None = None) -> list[str]:
     """What in one query the scraped series do not carry (compiler/emitters/catalog_check.py)."""
-    return catalog_check.expr_problems(query)
+    return catalog_check.expr_problems(query, known)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.emitters.base import EmitContext, Files
+from compiler.emitters.catalog_check import EXPERIMENT_LABELS, known_series
 from compiler.emitters.kubernetes import (argo, crosscheck, experiment, flagger, policies, service, traffic,
                                          workload)
 from compiler.emitters.kubernetes.common import Workload, plain, to_yaml, workload_of
@@ -26,7 +27,9 @@ class KubernetesEmitter:
 
     def emit(self, ctx: EmitContext) -> Files:
         manifests = build(workload_of(ctx))
-        crosscheck.check(crosscheck.queries_in(manifests.values()))
+        experiment = ctx.spec.rollout.strategy == "experiment"  # its ServiceMonitor adds `variant`
+        known = known_series(EXPERIMENT_LABELS if experiment else frozenset())
+        crosscheck.check(crosscheck.queries_in(manifests.values()), known)
         files = {f"{FOLDER}/{name}": to_yaml(obj) for name, obj in manifests.items()}
         files[f"{FOLDER}/kustomization.yaml"] = to_yaml(kustomization(ctx.spec.rollout.namespace, manifests))
         return files

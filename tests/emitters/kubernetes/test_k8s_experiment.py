@@ -15,6 +15,7 @@ from k8s_helpers import emit, manifests, spec_for
 
 import crd_validate
 from compiler.emitters.base import EmitContext
+from compiler.emitters.catalog_check import EXPERIMENT_LABELS, known_series
 from compiler.emitters.kubernetes import SUPPORTED_KUBERNETES_VERSIONS, crosscheck
 from compiler.emitters.kubernetes import experiment_queries as eq
 from compiler.emitters.monitoring import MonitoringEmitter
@@ -110,11 +111,18 @@ def test_cross_check_catches_a_wrong_metric_name():
     spec = spec_for("digits-cnn", overrides("istio", "header"))
     good = eq.checks(spec, "digits-cnn")[2].query
     bad = good.replace("deployc_feedback_total", "deployc_feedbacks_total")
-    assert crosscheck.problems(good) == []
+    known = known_series(EXPERIMENT_LABELS)
+    assert crosscheck.problems(good, known) == []
     with pytest.raises(crosscheck.MetricCrossCheckError, match="unknown metric 'deployc_feedbacks_total'"):
-        crosscheck.check([crosscheck.NamedQuery("AnalysisTemplate/digits-cnn metric quality", bad)])
+        crosscheck.check([crosscheck.NamedQuery("AnalysisTemplate/digits-cnn metric quality", bad)], known)
     wrong_label = good.replace('correct="true"', 'right="true"')
-    assert any("unknown label 'right'" in p for p in crosscheck.problems(wrong_label))
+    assert any("unknown label 'right'" in p for p in crosscheck.problems(wrong_label, known))
+
+
+def test_only_an_experiment_may_filter_on_variant():
+    """A canary's ServiceMonitor adds no `variant`: a canary query filtering on it is refused."""
+    query = eq.checks(spec_for("digits-cnn", overrides("istio", "header")), "digits-cnn")[0].query
+    assert any("unknown label 'variant'" in p for p in crosscheck.problems(query))
 
 
 def _monitoring(ovr: list[str]) -> dict[str, bytes]:
