@@ -49,6 +49,7 @@ class Demand:
     memory_utilization: float
     tokens_per_second: float | None
     measured_replica_tokens_per_second: float | None
+    weight_bytes: int | None = None  # a GGUF file: its size, whatever its mix of quantizations
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,15 @@ def _per_gpu_gib(weights: float, kv: float, dims: LlmDims, tp: int, pp: int) -> 
 def plan_capacity(dims: LlmDims, pool: GpuPool, want: Demand) -> CapacityPlan:
     per_param = BYTES[want.dtype]
     params = dims.params()
-    weights = params * per_param / GIB
+    weights = (want.weight_bytes if want.weight_bytes is not None else params * per_param) / GIB
     kv_token = dims.kv_bytes_per_token(2.0 if per_param < 2 else per_param)  # KV stays 16-bit under weight quantization
     kv = kv_token * want.max_context * want.concurrency / GIB
     usable = pool.memory_gib * want.memory_utilization
-    lines = [f"parameters: {params / 1e9:.2f} B (config.json: {dims.layers} layers, hidden {dims.hidden}, "
+    lines = [f"parameters: {params / 1e9:.2f} B ({dims.layers} layers, hidden {dims.hidden}, "
              f"{dims.heads} heads / {dims.kv_heads} KV heads, MLP {dims.intermediate}"
              + (f", {dims.experts} experts" if dims.experts > 1 else "") + f", vocab {dims.vocab})",
-             f"weights: {params / 1e9:.2f} B x {per_param:g} bytes ({want.dtype}) = {weights:.1f} GiB",
+             (f"weights: {want.weight_bytes:,} bytes (the GGUF file) = {weights:.2f} GiB" if want.weight_bytes
+              else f"weights: {params / 1e9:.2f} B x {per_param:g} bytes ({want.dtype}) = {weights:.1f} GiB"),
              f"KV cache: 2 x {dims.layers} layers x {dims.kv_heads} KV heads x {dims.head_dim} x 2 bytes = "
              f"{kv_token / 2**20:.3f} MiB/token; x {want.max_context} tokens (max_context) x {want.concurrency} "
              f"sequences (serve.max_concurrency) = {kv:.1f} GiB",
@@ -194,13 +196,20 @@ def spec_engine_plan(spec) -> EnginePlan:
     """The capacity plan of a frozen spec (compiler.frontend.spec.Spec) with serve.engine vllm;
     a SpecError naming the key and the numbers when the model cannot be served on the target."""
     from compiler.errors import SpecError, SpecIssue
-    from compiler.frontend.huggingface import spec_folder
+    from compiler.frontend.huggingface import engine_dims, model_path
     from compiler.frontend.llm_config import read_folder
 
-    key = "model.hub_id" if spec.model.hub_id else "model.path"
-    config, dims = read_folder(spec_folder(spec), key)
+    m = spec.model
+    key = "model.hub_id" if m.hub_id else "model.path"
+    path = model_path({"path": m.path, "hub_id": m.hub_id, "revision": m.revision}, spec.base_dir)
     t, s = spec.target, spec.serve
-    dtype, quantization, why = serving_dtype(config, tuple(t.precisions))
+    if path.is_file():  # GGUF: vLLM dequantizes its blocks on the fly; activations in 16 bits
+        dims, weight_bytes = engine_dims(path, key), path.stat().st_size
+        dtype, quantization, why = serving_dtype({"torch_dtype": "float16"}, tuple(t.precisions))
+        why = f"a GGUF file (quantized weights, read by vLLM's GGUF loader); activations {dtype}"
+    else:
+        (config, dims), weight_bytes = read_folder(path, key), None
+        dtype, quantization, why = serving_dtype(config, tuple(t.precisions))
     gpu = t.gpu
     if gpu is None or not gpu.memory_gib:
         raise SpecError(SpecIssue("target.gpu.memory_gib", f"target {t.name} gives no GPU memory: the capacity plan "
@@ -209,7 +218,7 @@ def spec_engine_plan(spec) -> EnginePlan:
                    gpu.memory_bandwidth_gbs)
     want = Demand(quantization if quantization in BYTES else dtype if dtype in BYTES else "bfloat16",
                   spec.model.generation.max_context, s.max_concurrency, s.vllm.gpu_memory_utilization,
-                  s.throughput.tokens_per_second, s.throughput.per_replica_tokens_per_second)
+                  s.throughput.tokens_per_second, s.throughput.per_replica_tokens_per_second, weight_bytes)
     try:
         capacity = plan_capacity(dims, pool, want)
     except CapacityError as exc:

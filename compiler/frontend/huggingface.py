@@ -89,6 +89,18 @@ def model_path(model: dict, base_dir: Path) -> Path:
     return path
 
 
+def engine_dims(path: Path, key: str):
+    """The sizes (llm_config.LlmDims) of a model a GPU engine serves: a folder's config.json
+    (weights and tokenizer not needed: vLLM loads them), or a GGUF file's metadata."""
+    from compiler.frontend.llm_config import read_folder
+
+    if path.is_file():
+        from compiler.frontend.genai import read
+
+        return read(path, key).dims
+    return read_folder(path, key)[1]
+
+
 def generation_model(spec):
     """A text-generation spec's model as compiler.frontend.genai reads it (folder or GGUF)."""
     from compiler.frontend.genai import read
@@ -272,11 +284,10 @@ def derive(document: dict, base_dir: Path) -> None:
             raise SpecError(issues)
         return
     if model.get("task") == "text-generation" and (document.get("serve") or {}).get("engine") == "vllm":
-        from compiler.frontend.llm_config import derive_engine_model, refuse_gguf  # vLLM: config.json only
+        from compiler.frontend.llm_config import derive_engine_model  # vLLM: config.json or GGUF metadata only
 
-        refuse_gguf(model)
-        return derive_engine_model(document, model_folder(model, base_dir),
-                                   "model.hub_id" if model.get("hub_id") else "model.path")
+        key = "model.hub_id" if model.get("hub_id") else "model.path"
+        return derive_engine_model(document, engine_dims(model_path(model, base_dir), key))
     if model.get("task") in GENERATIVE:
         from compiler.frontend.genai import derive as derive_generation  # onnxruntime-genai's builder
 

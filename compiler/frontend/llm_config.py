@@ -101,14 +101,7 @@ def read_folder(folder: Path, key: str) -> tuple[dict, LlmDims]:
         raise SpecError(SpecIssue(key, str(exc))) from None
 
 
-def refuse_gguf(model: dict) -> None:
-    if str(model.get("path") or "").lower().endswith(".gguf"):
-        raise SpecError(SpecIssue("model.path", "serve.engine vllm serves a Hugging Face folder (config.json, "
-                                                "safetensors, tokenizer); a GGUF file is not planned for it yet: "
-                                                "use serve.engine deployc, or the model's Hugging Face folder"))
-
-
-def derive_engine_model(document: dict, folder: Path, key: str) -> None:
+def derive_engine_model(document: dict, dims: LlmDims) -> None:
     """Fill the signature of a text-generation model served by an engine: token ids in, logits out."""
     model = document["model"]
     issues = [SpecIssue(f"model.{k}", "derived from the model's own files for model.source huggingface; remove it")
@@ -117,12 +110,11 @@ def derive_engine_model(document: dict, folder: Path, key: str) -> None:
                for k in ("factory", "weights", "onnx") if model.get(k)]
     if issues:
         raise SpecError(issues)
-    _, dims = read_folder(folder, key)
     context = (model.get("generation") or {}).get("max_context")
     if dims.max_positions is not None and isinstance(context, int) and context > dims.max_positions:
         raise SpecError(SpecIssue("model.generation.max_context", f"{context} tokens, but the model has "
                                                                   f"{dims.max_positions} positions (config.json "
-                                                                  "max_position_embeddings)"))
+                                                                  "max_position_embeddings, GGUF context_length)"))
     ids = {"dtype": "int64", "shape": ["batch", "seq"]}
     model["inputs"] = [{"name": "input_ids", **ids, "range": [0, dims.vocab - 1]},
                        {"name": "attention_mask", **ids, "range": [0, 1]}]

@@ -37,10 +37,16 @@ def model_dir(spec: Spec) -> str:
     return f"{MODEL_ROOT}/{spec.name}"
 
 
+def model_arg(spec: Spec) -> str:
+    """--model: the mounted folder, or the GGUF file in it (vLLM reads its tokenizer from the file)."""
+    path = spec.model.path or ""
+    return f"{model_dir(spec)}/{path.rsplit('/', 1)[-1]}" if path.lower().endswith(".gguf") else model_dir(spec)
+
+
 def server_args(spec: Spec, engine: EnginePlan) -> list[str]:
     """`vllm serve`'s options, each from one spec key or plan decision."""
     s, c = spec.serve, engine.capacity
-    args = ["--model", model_dir(spec), "--served-model-name", spec.name, "--host", "0.0.0.0", "--port", str(s.port),
+    args = ["--model", model_arg(spec), "--served-model-name", spec.name, "--host", "0.0.0.0", "--port", str(s.port),
             "--max-model-len", str(spec.model.generation.max_context), "--max-num-seqs", str(s.max_concurrency),
             "--dtype", engine.dtype, "--gpu-memory-utilization", f"{s.vllm.gpu_memory_utilization:g}",
             "--enable-prefix-caching" if s.vllm.prefix_caching else "--no-enable-prefix-caching",
