@@ -27,9 +27,21 @@ def _why_not() -> str:
         import vllm  # noqa: F401
     except ImportError:
         return f"needs the vllm package ({server.VERSION}, the pinned image's version) in this environment"
-    if not os.environ.get(MODEL_ENV) or not (Path(os.environ[MODEL_ENV]) / "config.json").is_file():
-        return f"needs {MODEL_ENV}: a Hugging Face causal-LM folder (config.json, weights, tokenizer)"
+    if _model() is None:
+        return (f"needs {MODEL_ENV} (a Hugging Face causal-LM folder) or {SMOLLM2_GGUF.name} "
+                "(`make smollm2` copies it)")
     return ""
+
+
+SMOLLM2_GGUF = Path(__file__).resolve().parents[3] / "examples" / "smollm2-chat" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _model() -> Path | None:
+    """The model to serve: $DEPLOYC_VLLM_MODEL's folder, else the SmolLM2 example's GGUF file."""
+    folder = Path(os.environ.get(MODEL_ENV, "")).resolve() if os.environ.get(MODEL_ENV) else None
+    if folder is not None and (folder / "config.json").is_file():
+        return folder
+    return SMOLLM2_GGUF if SMOLLM2_GGUF.is_file() else None
 
 
 @pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "runs")
@@ -39,14 +51,16 @@ def test_the_emitted_command_serves_openai_chat(tmp_path):
     from compiler.frontend import load_spec
     from compiler.planner import plan
 
-    folder = Path(os.environ[MODEL_ENV]).resolve()
-    (tmp_path / "model").symlink_to(folder)
+    model = _model()
+    name = "model.gguf" if model.is_file() else "model"
+    shutil.copy(model, tmp_path / name) if model.is_file() else (tmp_path / name).symlink_to(model)
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text("defaults: [{target: nvidia-h100}, _self_]\nname: gpu-check\nversion: '1'\n"
-                         "model: {source: huggingface, path: model, task: text-generation, "
+                         f"model: {{source: huggingface, path: {name}, task: text-generation, "
                          "generation: {max_context: 1024, max_new_tokens: 32}}\n"
                          "serve: {engine: vllm, max_concurrency: 8, vllm: {gpu_memory_utilization: 0.5}}\n")
     spec = load_spec(spec_path, [f"serve.vllm.image_digest={TEST_DIGEST}"])
+    folder = tmp_path / name
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
