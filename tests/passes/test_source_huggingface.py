@@ -63,6 +63,41 @@ def test_a_classifier_gives_the_transformers_logits(tmp_path):
     assert ours.shape == (4, 3) and np.allclose(ours, theirs, atol=1e-5)
 
 
+def test_a_token_classifier_gives_the_transformers_logits_per_token(tmp_path):
+    folder = tiny_bert(tmp_path / "model", tokens=True, seed=5)
+    spec = load_spec(text_spec(folder, "token-classification"))
+    data = load_dataset(spec, "evaluation")
+    assert data.labels is None and data.inputs["attention_mask"].min() == 0
+    ours = _module_outputs(spec, data)
+    theirs = reference_outputs(load_model(spec), data.inputs, spec, data.texts)[0]
+    assert ours.shape == theirs.shape == (5, data.inputs["input_ids"].shape[1], 6)
+    assert np.allclose(ours, theirs, atol=1e-5)
+
+
+def test_token_agreement_counts_real_tokens_only(tmp_path):
+    from compiler.passes.verify import parity
+
+    folder = tiny_bert(tmp_path / "model", tokens=True, seed=5)
+    spec = load_spec(text_spec(folder, "token-classification"))
+    data = load_dataset(spec, "evaluation")
+    ref = reference_outputs(load_model(spec), data.inputs, spec, data.texts)[0]
+    out = ref.copy()
+    pad = data.inputs["attention_mask"] == 0
+    out[pad] = -ref[pad]  # other labels at padding only: agreement stays whole
+    assert parity("x", [out], [ref], data, "token-classification", None).top1_agreement == 1.0
+    real = np.argwhere(~pad)[0]
+    out[tuple(real)] = -ref[tuple(real)]  # one real token disagrees
+    assert parity("x", [out], [ref], data, "token-classification", None).top1_agreement == \
+        round(1 - 1 / int((~pad).sum()), 6)
+
+
+def test_a_label_line_is_refused_for_token_classification(tmp_path):
+    folder = tiny_bert(tmp_path / "model", tokens=True, seed=5)
+    with pytest.raises(SpecError) as err:
+        load_spec(text_spec(folder, "token-classification", rows=[{"text": "Ada", "label": "B-PER"}]))
+    assert "text-classification" in str(err.value)
+
+
 def test_longer_text_than_max_length_is_an_error_or_truncated(tmp_path):
     folder = tiny_bert(tmp_path / "model")
     rows = [{"text": "short"}, {"text": " ".join(["word"] * 100)}]
