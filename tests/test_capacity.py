@@ -154,3 +154,24 @@ def test_the_pass_pipeline_refuses_a_vllm_spec_clearly(tmp_path):
 
     with pytest.raises(SpecError, match="sweeps"):
         build(load_spec(SPEC, []), tmp_path, Cache(enabled=False))
+
+
+@pytest.mark.parametrize("gpu, key", [
+    ("{model: X, compute_capability: '9.0', count: 8}", "target.gpu.memory_gib"),  # no memory: nothing to plan
+    ("{model: X, compute_capability: '9.0', memory_gib: 80, count: 8}",  # no bandwidth, throughput asked
+     "serve.throughput.per_replica_tokens_per_second"),
+])
+def test_a_target_without_the_numbers_is_named(tmp_path, gpu, key):
+    import shutil
+
+    shutil.copytree(SPEC.parent / "model", tmp_path / "model")
+    profile = (EXAMPLES.parent / "targets" / "nvidia-h100x8.yaml").read_text()
+    start = profile.index("gpu: {")
+    end = profile.index("}", start) + 1
+    (tmp_path / "target").mkdir()
+    custom = profile[:start] + f"gpu: {gpu}" + profile[end:]
+    (tmp_path / "target" / "custom.yaml").write_text(custom.replace("name: nvidia-h100x8", "name: custom"))
+    (tmp_path / "s.yaml").write_text(SPEC.read_text().replace("target: nvidia-h100x8", "target: custom"))
+    with pytest.raises(SpecError) as info:
+        plan(load_spec(tmp_path / "s.yaml", []))
+    assert info.value.issues[0].path == key
