@@ -48,8 +48,8 @@ def build(spec: Spec, out: Path, cache: Cache, on_event: Callable[[PassEvent], N
     if the_plan.engine_plan is not None:  # serve.engine vllm: no pass, no selection, no report to sweep
         from compiler.errors import SpecError, SpecIssue
 
-        raise SpecError(SpecIssue("serve.engine", "vllm builds through `deployc build SPEC` (build_engine); "
-                                                  "sweeps (-m) and --check do not run it yet"))
+        raise SpecError(SpecIssue("serve.engine", "vllm builds through build_engine (`deployc build`, and "
+                                                  "sweeps with -m); --check does not run it yet"))
     ctx = PassContext(spec, cache, on_event)
     if on_progress is not None:
         ctx.on_progress = on_progress
