@@ -46,6 +46,8 @@ def rows(result) -> list[Row]:
 
 def _row(job, outcome) -> Row:
     base = dict(job=job.label, overrides=" ".join(job.overrides), target=job.target)
+    if outcome.ok and outcome.engine is not None:
+        return _engine_row(base, outcome.engine)
     if not outcome.ok or outcome.report is None:
         return Row(**base, status="failed", error=_one_line(outcome.error), selected="", sha256="", format="",
                    precision="", size_mb=None, latency_batch=None, p50_ms=None, p99_ms=None, latency_note="",
@@ -61,6 +63,19 @@ def _row(job, outcome) -> Row:
                accuracy=chosen.accuracy, accuracy_drop=chosen.accuracy_drop,
                gates=f"{passing}/{len(r.candidates)} candidates pass",
                emitters=", ".join(s.name for s in r.plan.emitters if s.run))
+
+
+def _engine_row(base: dict, engine: dict) -> Row:
+    """serve.engine vllm: what the capacity plan decided (nothing is measured or verified here)."""
+    c = engine["capacity"]
+    layout = f"vllm: tensor parallel {c['tensor_parallel']} x pipeline parallel {c['pipeline_parallel']}"
+    replicas = f", {c['replicas']} replicas" if c["replicas"] is not None else ""
+    emitters = [s["name"] for s in engine["plan"] if s["run"] and s["name"] != "passes"]
+    return Row(**base, status="ok", error="", selected=layout + replicas, sha256="", format="huggingface",
+               precision=engine["quantization"] or engine["dtype"], size_mb=round(c["weights_gib"] * 2**30 / 1e6, 3),
+               latency_batch=None, p50_ms=None, p99_ms=None, latency_note="not measured: vLLM serves on the target's GPUs",
+               cosine=None, top1_agreement=None, accuracy=None, accuracy_drop=None,
+               gates="none (vLLM serves the folder as it is)", emitters=", ".join(emitters))
 
 
 def _latency(candidate: CandidateRow, report: Report) -> LatencyRow | None:

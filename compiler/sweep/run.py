@@ -8,6 +8,7 @@ code is the worst one (1: a gate or pass failed, 2: a job's spec is wrong).
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class JobOutcome:
     report: Report | None = None  # the job's report.json, typed
     events: list[dict] = field(default_factory=list)  # pass, seconds, cached (the build log)
     times: JobTimes | None = None
+    engine: dict | None = None  # serve.engine vllm: the job's capacity.json (it has no report)
 
 
 @dataclass
@@ -91,12 +93,20 @@ class BuildTask:
         root = out / ".deployc" / STAGING / job.folder if staged else out
         cache = Cache(Path(self.cache_root), enabled=self.cache_enabled)
         try:
-            result = build(spec, root, cache, lambda e: self._event(job, e), self.build_image)
+            if spec.serve.engine == "vllm":  # no pass, no selection: the plan's vLLM outputs
+                from compiler.build import build_engine
+
+                target_dir, _ = build_engine(spec, root)
+                engine = json.loads((target_dir / "capacity.json").read_text(encoding="utf-8"))
+            else:
+                result = build(spec, root, cache, lambda e: self._event(job, e), self.build_image)
             if staged:
                 _place(root, spec.target.name, out, job.folder)
         finally:
             if staged:
                 shutil.rmtree(root, ignore_errors=True)
+        if spec.serve.engine == "vllm":
+            return JobOutcome(job.folder, ok=True, engine=engine)
         events = [{"pass": e.name, "seconds": round(e.seconds, 3), "cached": e.cached} for e in result.events]
         return JobOutcome(job.folder, ok=True, report=result.report, events=events)
 
