@@ -95,6 +95,8 @@ def model_lines(m: ModelDiff) -> list[str]:
                   for x in m.metrics if x.old is not None or x.new is not None or "ms" in x.name]
     if m.old_note != m.new_note:
         lines += ["", f"Latency: {m.old_note or '-'} -> {m.new_note or '-'}"]
+    if m.old_source != m.new_source:
+        lines += ["", f"Model source: {m.old_source or '-'} -> {m.new_source or '-'}"]
     if m.candidates:
         lines += ["", "Candidates:"]
         lines += [_candidate_line(c) for c in m.candidates]

@@ -56,12 +56,15 @@ class ModelDiff:
     # rollout.strategy experiment: both variants' models, from each build's report (None: not one)
     old_experiment: Experiment | None = None
     new_experiment: Experiment | None = None
+    # model.source mlflow: the registry version each build resolved (report.json's "model source" note)
+    old_source: str = ""
+    new_source: str = ""
 
     @property
     def changed(self) -> bool:
         same = self.old is not None and self.new is not None and self.old.sha256 == self.new.sha256
         return (not same or any(m.old != m.new for m in self.metrics) or bool(self.candidates)
-                or self.old_experiment != self.new_experiment)
+                or self.old_experiment != self.new_experiment or self.old_source != self.new_source)
 
 
 def load_report(tree: Path | None) -> Report | None:
@@ -102,7 +105,12 @@ def model_diff(old_tree: Path | None, new_tree: Path | None) -> ModelDiff | None
     old_sel, new_sel = _selected(old_report, before), _selected(new_report, after)
     return ModelDiff(old_sel, new_sel, _compare(old_sel, new_sel), _candidate_changes(before, after),
                      old_report.latency_note if old_report else "", new_report.latency_note if new_report else "",
-                     old_report.experiment if old_report else None, new_report.experiment if new_report else None)
+                     old_report.experiment if old_report else None, new_report.experiment if new_report else None,
+                     _source(old_report), _source(new_report))
+
+
+def _source(report: Report | None) -> str:
+    return report.notes.get("model source", "") if report is not None else ""
 
 
 def _compare(a: Artifact | None, b: Artifact | None) -> list[Metric]:
