@@ -411,6 +411,9 @@ def _genai_plan(spec: Spec, gpu_on_host: bool) -> Plan:
                                                               "onnxruntime-genai", device=c.device))
                  for c in made if c.precision in ("int4", "int8", "fp16", "fp32")]
     measure, note = _measurement(spec)
+    if measure:  # what genai_verify times: onnxruntime-genai's own decoding loop
+        note = (f"decode time per output token at batch 1 (greedy, over the verification prompts), measured on "
+                f"the build host ({HOST_ARCH})")
     if t.is_gpu:
         measure, note = False, (f"not measured on this host (onnxruntime-genai's CUDA build runs on the "
                                 f"target's {t.gpu.model if t.gpu else 'NVIDIA'} GPU)")
