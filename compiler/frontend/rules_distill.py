@@ -14,6 +14,8 @@ def check(spec: Spec):
     d = spec.optimize.distill
     if d is None:
         return
+    if d.student is not None and d.layers is not None:
+        yield SpecIssue(KEY, "give 'student' (a factory) or 'layers' (a depth reduction), not both")
     if d.student is None and d.layers is None:
         yield SpecIssue(KEY, "needs 'student' (a factory, e.g. model.py:build_student) or 'layers' "
                              "(a huggingface source's depth reduction)")
@@ -34,5 +36,5 @@ def check(spec: Spec):
     if d.data is None and spec.model.calibration is None:
         yield SpecIssue(f"{KEY}.data", "the student trains on the teacher's outputs on inputs: give "
                                        "optimize.distill.data (npz or factory) or model.calibration")
-    if d.data is not None and not (d.data.npz or d.data.factory):
-        yield SpecIssue(f"{KEY}.data", "needs 'npz' or 'factory'")
+    if d.data is not None and bool(d.data.npz) == bool(d.data.factory):
+        yield SpecIssue(f"{KEY}.data", "needs one of 'npz' or 'factory'" + (", not both" if d.data.npz else ""))

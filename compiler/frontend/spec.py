@@ -127,6 +127,19 @@ class DistillData:
 
 
 @dataclass(frozen=True)
+class StudentGates:
+    """optimize.distill.gates: optimize.gates' gates less the text-generation ones."""
+
+    max_abs_error: Optional[float]
+    min_cosine: Optional[float]
+    min_top1_agreement: Optional[float]
+    min_accuracy: Optional[float]
+    max_accuracy_drop: Optional[float]
+    max_latency_p99_ms: Optional[float]
+    max_size_mb: Optional[float]
+
+
+@dataclass(frozen=True)
 class DistillSpec:
     """optimize.distill (schemas/spec.yaml owns the defaults and says what each one means)."""
 
@@ -140,7 +153,7 @@ class DistillSpec:
     hard_label_weight: float
     seed: int
     min_speedup: float
-    gates: Gates
+    gates: StudentGates
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def gates_for(spec: Spec, candidate: str) -> Gates:
     d = spec.optimize.distill
     if d is None or not is_student(candidate) or all(v is None for v in d.gates.__dict__.values()):
         return spec.gates
-    return d.gates
+    return Gates(**d.gates.__dict__)
 
 
 def p50_b1(v) -> float | None:

@@ -14,8 +14,9 @@ DIGITS = EXAMPLES / "digits-cnn" / "deploy.yaml"
 
 
 def write_spec(tmp_path: Path, text: str, name: str = "deploy.yaml") -> Path:
-    for f in ("model.py", "data.py", "weights.safetensors", "calibration.npz", "holdout.npz"):
-        (tmp_path / f).write_bytes((EXAMPLES / "digits-cnn" / f).read_bytes())
+    for f in (EXAMPLES / "digits-cnn").iterdir():  # every file the spec may name (train.npz: optimize.distill)
+        if f.is_file():
+            (tmp_path / f.name).write_bytes(f.read_bytes())
     path = tmp_path / name
     path.write_text(text)
     return path

@@ -19,7 +19,7 @@ from tests.conftest import EXAMPLES
 
 SECTIONS = ("optimize", "serve", "image", "rollout", "monitoring")
 # Not settings with a default: an unset gate is "no gate" (None), a canary step sets one of three.
-UNSET_MEANS_ABSENT = {"Gates", "CanaryStep"}
+UNSET_MEANS_ABSENT = {"Gates", "StudentGates", "CanaryStep"}
 
 
 def _schema() -> dict:

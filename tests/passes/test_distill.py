@@ -97,7 +97,8 @@ def test_a_student_that_cannot_keep_the_accuracy_is_rejected_with_the_reason(bui
     ("optimize.distill.student=nowhere.py:build", "optimize.distill.student", "file not found"),
     ("optimize.distill.student=model.py", "optimize.distill.student", "does not match"),
     ("~optimize.distill.student optimize.distill.layers=2", "optimize.distill.layers", "needs model.source huggingface"),
-    ("optimize.distill.layers=2", "optimize.distill", "must not be present with"),
+    ("optimize.distill.layers=2", "optimize.distill", "or 'layers' (a depth reduction), not both"),
+    ("optimize.distill.data.factory=data.py:calibration", "optimize.distill.data", "not both"),
     ("~optimize.distill.student", "optimize.distill", "needs 'student'"),
     ("optimize.distill.data.npz=missing.npz", "optimize.distill.data.npz", "not found"),
 ])
