@@ -122,6 +122,18 @@ def _model_paths(base: str, params: list) -> dict:
     }
 
 
+def _generate(summary: str) -> dict:
+    """OpenAI's request and response bodies (openai_params.py parses them strictly); with
+    stream: true the answer is server-sent events ending in `data: [DONE]`."""
+    body = {"type": "object", "additionalProperties": True}
+    ok = {"description": "The completion, or its chunks as server-sent events",
+          "content": {"application/json": {"schema": body}, "text/event-stream": {"schema": {"type": "string"}}}}
+    return {"post": {"summary": summary,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+                     "responses": {"200": ok, **{code: OPENAI_ERROR for code in
+                                                 ("400", "404", "408", "413", "415", "429", "500", "503")}}}}
+
+
 OPENAPI: dict = {
     "openapi": "3.0.3",
     "info": {"title": "deployc runtime (Open Inference Protocol v2)", "version": "0.1.0"},
@@ -141,6 +153,10 @@ OPENAPI: dict = {
                           **{code: OPENAI_ERROR for code in ("400", "404", "408", "413", "415", "500", "503", "504")}},
         }},
         "/v1/models": _get("OpenAI-compatible model list", "ModelList"),
+        **{path: _generate(summary) for path, summary in (
+            ("/v1/completions", "OpenAI-compatible text completion (text-generation models)"),
+            ("/v1/chat/completions", "OpenAI-compatible chat completion with the tokenizer's chat template "
+                                     "(text-generation models)"))},
     },
     "components": {"schemas": SCHEMAS},
 }
