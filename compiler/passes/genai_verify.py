@@ -85,7 +85,9 @@ def measure_folder(folder: str, prompts, windows, n: int, eos: list[int], ref_di
 def _greedy(folder: str, prompts, n: int, eos: list[int], ref_tokens) -> dict:
     import onnxruntime_genai as og
 
-    model = og.Model(folder)
+    config = og.Config(folder)
+    config.clear_providers()  # verified on this host's CPU; a CUDA build that cannot run here is reported broken
+    model = og.Model(config)
     same = total = 0
     ttft, steps = [], []
     for ids, want in zip(prompts, ref_tokens):

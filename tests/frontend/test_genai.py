@@ -123,3 +123,16 @@ def test_an_edge_target_says_why_it_has_no_generation_build():
                                         ("3", 3), ("lots", None)])
 def test_memory_quantities(text, value):
     assert quantity(text) == value
+
+
+def test_an_nvidia_target_plans_int4_and_fp16_for_cuda_against_gpu_memory():
+    from compiler.frontend import load_spec
+    from compiler.planner import plan
+
+    spec = load_spec(EXAMPLES / "smollm2-chat" / "deploy.yaml", ["target=nvidia-a100",
+                                                                 "optimize.precisions=[int4,fp16,fp32]"])
+    steps = {s.config.candidate: s for s in plan(spec).passes}
+    assert steps["genai-int4"].run and steps["genai-fp16"].run and not steps["genai-fp32"].run
+    assert steps["genai-fp16"].config.device == "cuda" and "x 2 B" in steps["genai-fp16"].reason
+    assert "gpu.memory_gib 80" in steps["genai-int4"].reason
+    assert "CUDA targets builds int4, fp16" in steps["genai-fp32"].reason
