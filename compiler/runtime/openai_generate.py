@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
+from dataclasses import replace
 
 from . import sse, strictjson
 from .errors import InferError, ServerError, Unavailable
@@ -98,6 +99,9 @@ class GenerateHandler(Handler):
             raise _refuse("this model's tokenizer has no chat template: use /v1/completions", "messages")
         text = llm.chat_prompt(req.messages) if self.chat else req.prompt
         prompt = llm.encode(text)
+        if not req.max_tokens_given and 0 < gen.max_context - prompt.size < req.sampling.max_tokens:
+            # No max_tokens asked: as many as the context leaves room for (vLLM does the same).
+            req = replace(req, sampling=replace(req.sampling, max_tokens=int(gen.max_context - prompt.size)))
         room = gen.max_context - req.sampling.max_tokens
         if prompt.size > room:
             field = "messages" if self.chat else "prompt"

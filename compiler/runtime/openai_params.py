@@ -27,6 +27,7 @@ class GenerateRequest:
     sampling: Sampling
     stream: bool
     include_usage: bool  # stream_options.include_usage: a last chunk with the usage counts
+    max_tokens_given: bool  # else max_tokens is max_new_tokens, cut to the room the prompt leaves
 
 
 def parse(doc, chat: bool, served: str, gen: GenerationRuntime) -> GenerateRequest:
@@ -57,7 +58,8 @@ def parse(doc, chat: bool, served: str, gen: GenerationRuntime) -> GenerateReque
         messages = _messages(doc.get("messages"))
     else:
         prompt = _prompt(doc.get("prompt"))
-    return GenerateRequest(model, prompt, messages, _sampling(doc, chat, gen), stream, include_usage)
+    given = doc.get("max_completion_tokens" if chat and "max_completion_tokens" in doc else "max_tokens") is not None
+    return GenerateRequest(model, prompt, messages, _sampling(doc, chat, gen), stream, include_usage, given)
 
 
 def _utf8(value: str, where: str, param: str) -> str:

@@ -230,3 +230,14 @@ def test_a_model_that_does_not_generate_refuses_completions(server):
     assert status == 400 and "does not generate text" in doc["error"]["message"]
     status, doc = server.post_json("/v1/chat/completions", {"model": MODEL, "messages": QUESTION})
     assert status == 400 and doc["error"]["param"] == "model"
+
+
+def test_without_max_tokens_the_answer_fills_the_context_left(llm):
+    """max_context 2048, max_new_tokens 1500: a 1000-token prompt gets 1048 new tokens at most,
+    not a 400 (it asked for no number)."""
+    prompt = " hello" * 1000
+    oai = client(llm)
+    resp = oai.completions.create(model=MODEL, prompt=prompt, temperature=0)
+    assert resp.usage.prompt_tokens + resp.usage.completion_tokens <= 2048
+    status, doc = llm.post_json("/v1/completions", {"model": MODEL, "prompt": prompt, "max_tokens": MAX_NEW})
+    assert status == 400 and doc["error"]["param"] == "prompt" and "max_context (2048)" in doc["error"]["message"]
