@@ -94,3 +94,16 @@ def test_cli_exit_2_names_the_key_without_traceback():
     out = " ".join((result.stdout + result.stderr).split())  # the console wraps long lines
     assert result.returncode == 2 and "Traceback" not in out, out
     assert "rollout.traffic.router (experiment.yaml:" in out and "needs a router" in out
+
+
+def test_the_json_schema_accepts_the_example_and_refuses_an_unknown_experiment_key():
+    import jsonschema
+    import yaml
+
+    schema = json.loads(run_cli("schema").stdout)
+    validator = jsonschema.Draft202012Validator(schema)
+    doc = {k: v for k, v in yaml.safe_load(SPEC.read_text()).items() if k != "defaults"}
+    doc.setdefault("target", {})
+    assert [e.message for e in validator.iter_errors(doc)] == []
+    doc["rollout"]["experiment"]["wieght"] = 20
+    assert not validator.is_valid(doc)

@@ -24,6 +24,7 @@ ROUTERS = {
     "gateway-api": "{router: gateway-api, gateway: {name: public, namespace: gateway-system}, hosts: [d.example.com]}",
     "nginx": "{router: nginx, hosts: [d.example.com]}",
     "istio": "{router: istio, gateway: {name: edge, namespace: istio-system}, hosts: [d.example.com]}",
+    "smi": "{router: smi}",  # weights only
 }
 ROUTES = {"header": "rollout.experiment.header={name: x-model-variant, value: b}",
           "cookie": "rollout.experiment.cookie=model_b", "weight": "rollout.experiment.weight=20"}
@@ -41,7 +42,9 @@ def objects(router: str, how: str, controller: str = "argo") -> dict:
     return manifests(emit("digits-cnn", overrides(router, how, controller)))
 
 
-CASES = [(r, h, "argo") for r in ROUTERS for h in ROUTES] + [(r, h, "flagger") for r in ROUTERS for h in ("header", "cookie")]
+MATCHING = [r for r in ROUTERS if r != "smi"]
+CASES = ([(r, h, "argo") for r in MATCHING for h in ROUTES] + [("smi", "weight", "argo")]
+         + [(r, h, "flagger") for r in MATCHING for h in ("header", "cookie")])
 
 
 @pytest.mark.parametrize("router,how,controller", CASES)
