@@ -282,7 +282,7 @@ class Report:
             "selected": _plain(self.selected), "notes": dict(self.notes),
             **({"image": _image_json(self.image)} if self.image is not None else {}),
             **({"experiment": asdict(self.experiment)} if self.experiment is not None else {}),
-            **({"distillation": asdict(self.distillation)} if self.distillation is not None else {}),
+            **({"distillation": _distillation_json(self.distillation)} if self.distillation is not None else {}),
         }
 
     @classmethod
@@ -293,6 +293,11 @@ class Report:
             return _read_report(data, "")
         except ReportFormatError as exc:
             raise ReportFormatError(f"{where}: {exc}") from None
+
+
+def _distillation_json(d: Distillation) -> dict:
+    return {**asdict(d), "students": [asdict(s) for s in d.students], "settings": dict(d.settings),
+            "gates": dict(d.gates)}
 
 
 def _plain(obj) -> dict:

@@ -13,6 +13,7 @@ from compiler.passes import distill
 from compiler.passes.base import PassContext
 from compiler.passes.cache import Cache
 from compiler.passes.load import load_model
+from compiler.report_model import Report
 from tests.conftest import EXAMPLES, run_cli
 
 DIGITS = EXAMPLES / "digits-cnn" / "deploy.yaml"
@@ -75,6 +76,7 @@ def test_the_digits_student_is_judged_and_reported_with_real_numbers(built):
     passed = any(s["passed"] for s in d["students"])
     assert d["verdict"].startswith("passed" if passed else "FAILED")
     assert "## Distillation" in report["md"] and f"**Distillation {d['verdict']}.**" in report["md"]
+    assert Report.from_json_dict(report["json"]).to_json_dict() == report["json"]  # the typed reader reads it back
 
 
 def test_a_student_that_cannot_keep_the_accuracy_is_rejected_with_the_reason(built):
