@@ -70,3 +70,53 @@ def test_the_tokenizer_and_text_section_ship_with_the_model(tree):
                                "model_inputs": ["input_ids", "attention_mask", "token_type_ids"]}
     assert [t["name"] for t in runtime["inputs"]] == runtime["text"]["model_inputs"]
     assert "min " in (tree / "report.md").read_text()  # the worst sentence's cosine is in the table
+
+
+def _build(tmp_path_factory, target: str, *overrides: str):
+    minilm_folder()
+    dest = tmp_path_factory.mktemp(f"minilm-{target}")
+    r = run_cli("build", str(MINILM_EXAMPLE / "deploy.yaml"), f"target={target}", *overrides, "-o", str(dest),
+                timeout=2400)
+    assert r.returncode == 0, r.stderr[-4000:] + r.stdout[-4000:]
+    return dest / target
+
+
+@pytest.fixture(scope="module")
+def android(cache_dir, tmp_path_factory):
+    # Latency at batch 1 only: the TFLite model runs at batch 1, and timing batch 32 there is 32
+    # sequential invocations per run (about ten minutes a candidate on two cores).
+    return _build(tmp_path_factory, "android-arm64", "optimize.latency.batch_sizes=[1]",
+                  "serve.batching.enabled=false")
+
+
+@pytest.fixture(scope="module")
+def h100(cache_dir, tmp_path_factory):
+    return _build(tmp_path_factory, "nvidia-h100")
+
+
+def test_android_ships_tflite_at_max_length_with_its_tokenizer(android):
+    from compiler.tflite_signature import signature_details
+
+    bundle = android / "bundle" / "model"
+    details = signature_details(bundle / "model.tflite")
+    assert {d.name: tuple(d.shape) for d in details.inputs} == {
+        n: (1, 128) for n in ("input_ids", "attention_mask", "token_type_ids")}  # seq fixed at model.max_length
+    assert (bundle / "tokenizer.json").read_bytes() == (minilm_folder() / "tokenizer.json").read_bytes()
+    report = json.loads((android / "report.json").read_text())
+    rows = {c["candidate"]: c for c in report["candidates"]}
+    selected = rows[report["selected"]["candidate"]]
+    assert selected["candidate"].startswith("tflite-") and selected["passed"] and selected["cosine_min"] >= 0.99
+
+
+def test_nvidia_builds_with_cpu_side_verification(h100):
+    report = json.loads((h100 / "report.json").read_text())
+    rows = {c["candidate"]: c for c in report["candidates"]}
+    # Every ONNX candidate, fp16 included, was run on this host's CPU against sentence-transformers.
+    assert {"onnx-fp32", "onnx-transformer-opt", "onnx-fp16"} <= set(rows)
+    assert rows["onnx-fp16"]["cosine_min"] is not None and rows["onnx-fp16"]["cosine_min"] >= 0.99, rows["onnx-fp16"]
+    assert rows[report["selected"]["candidate"]]["passed"]
+    runtime = json.loads((h100 / "image" / "runtime.json").read_text())
+    assert runtime["providers"][0] == "TensorrtExecutionProvider"
+    assert "input_ids:32x128" in runtime["trt_options"]["trt_profile_max_shapes"]  # seq up to model.max_length
+    assert (h100 / "image" / "model" / "tokenizer.json").is_file()
+    assert sorted(runtime["drift"]) == ["text", "text:unknown_tokens"]
