@@ -84,7 +84,7 @@ def _argo_steps(w: Workload) -> list[dict[str, Any]]:
 def _argo_match(w: Workload) -> dict[str, Any]:
     e = w.spec.rollout.experiment
     if route(w.spec) == "header":
-        return {"headerName": e.header.name, "headerValue": {"exact": e.header.value}}
+        return {"headerName": header_name(w), "headerValue": {"exact": e.header.value}}
     return {"headerName": "cookie", "headerValue": {"regex": cookie_regex(e.cookie)}}
 
 
@@ -92,8 +92,14 @@ def _nginx_annotations(w: Workload) -> dict[str, str]:
     # Argo prefixes each key with nginx.ingress.kubernetes.io/ on the canary Ingress.
     e = w.spec.rollout.experiment
     if route(w.spec) == "header":
-        return {"canary-by-header": e.header.name, "canary-by-header-value": e.header.value}
+        return {"canary-by-header": header_name(w), "canary-by-header-value": e.header.value}
     return {"canary-by-cookie": e.cookie}
+
+
+def header_name(w: Workload) -> str:
+    """Header names are case-insensitive (RFC 9110); Istio matches only lower-case keys, the
+    others ignore case, so every router gets the lower-case name."""
+    return w.spec.rollout.experiment.header.name.lower()
 
 
 def cookie_regex(name: str) -> str:
@@ -134,7 +140,7 @@ def flagger_canary(w: Workload) -> dict[str, Any]:
 def _flagger_match(w: Workload) -> dict[str, Any]:
     e = w.spec.rollout.experiment
     if route(w.spec) == "header":
-        return {"headers": {e.header.name: {"exact": e.header.value}}}
+        return {"headers": {header_name(w): {"exact": e.header.value}}}
     if traffic.router(w) == "nginx":
         return {"headers": {"cookie": {"exact": e.cookie}}}
     return {"headers": {"cookie": {"regex": cookie_regex(e.cookie)}}}

@@ -26,7 +26,7 @@ ROUTERS = {
     "istio": "{router: istio, gateway: {name: edge, namespace: istio-system}, hosts: [d.example.com]}",
     "smi": "{router: smi}",  # weights only
 }
-ROUTES = {"header": "rollout.experiment.header={name: x-model-variant, value: b}",
+ROUTES = {"header": "rollout.experiment.header={name: X-Model-Variant, value: b}",  # emitted lower-case
           "cookie": "rollout.experiment.cookie=model_b", "weight": "rollout.experiment.weight=20"}
 FLAGGER = ["+rollout.controller=flagger", "rollout.analysis.on_no_data=pass"]
 CUSTOM = ("apiVersion",)
