@@ -91,6 +91,8 @@ def _panels(s: Settings, drift: bool) -> list[Panel]:
     ]
     if s.spec.model.task == "text-generation":
         panels += _generation_panels(s, quantile)
+    if s.spec.model.source == "huggingface":
+        panels += _text_panels(s, quantile)
     if drift:
         panels.append(Panel(f"Input drift (PSI over {m.drift.window})", "short",
                             (("{{input}}", f"{psi_record(s)}{{{sel}}}"),), m.drift.threshold))
@@ -112,6 +114,18 @@ def _generation_panels(s: Settings, quantile) -> list[Panel]:
         Panel("Generation requests", "short",
               (("running", f"sum(deployc_num_requests_running{{{sel}}})"),
                ("waiting", f"sum(deployc_num_requests_waiting{{{sel}}})"))),
+    ]
+
+
+def _text_panels(s: Settings, quantile) -> list[Panel]:
+    """Text models: tokens per request (the tokenizer's view of traffic) and the unknown-token share."""
+    sel = s.model_selector()
+    return [
+        Panel("Tokens per request", "short",
+              tuple((f"p{round(q * 100)}", quantile("deployc_request_tokens", q)) for q in (0.5, 0.99))),
+        Panel("Unknown-token share", "percentunit",
+              (("unknown", f"sum(rate(deployc_unknown_tokens_total{{{sel}}}[{RATE}])) "
+                           f"/ sum(rate(deployc_tokens_total{{{sel}}}[{RATE}]))"),)),
     ]
 
 

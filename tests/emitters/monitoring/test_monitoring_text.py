@@ -87,3 +87,10 @@ def test_the_unknown_share_case_has_teeth(folder, tmp_path):
     (tmp_path / "rules.yaml").write_bytes((folder / "rules.yaml").read_bytes())
     (tmp_path / "broken.test.yaml").write_text(yaml.safe_dump({**tests, "tests": [firing]}, sort_keys=True))
     assert promtool("test", "rules", "broken.test.yaml", cwd=tmp_path).returncode != 0
+
+
+def test_the_dashboard_shows_tokens_per_request_and_the_unknown_share(folder):
+    dashboard = json.loads((folder / "dashboard.json").read_text())
+    panels = {p["title"]: [t["expr"] for t in p["targets"]] for p in dashboard["panels"]}
+    assert any("deployc_request_tokens_bucket" in e for e in panels["Tokens per request"])
+    assert "deployc_unknown_tokens_total" in panels["Unknown-token share"][0]
