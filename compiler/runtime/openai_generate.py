@@ -115,6 +115,8 @@ class GenerateHandler(Handler):
 
     async def _next(self, seq: Sequence, watcher: asyncio.Future) -> Event | None:
         """The next event, or None once the client has gone away (its generation is cancelled)."""
+        if not seq.events.empty():  # tokens already here: no task, no wait (the decode thread is ahead)
+            return seq.events.get_nowait()
         getter = asyncio.ensure_future(seq.events.get())
         await asyncio.wait((getter, watcher), return_when=asyncio.FIRST_COMPLETED)
         if getter.done():
