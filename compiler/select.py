@@ -111,8 +111,8 @@ def _weighted(timed: list[Artifact], v: dict, plan: Plan, eager: Verification | 
     top = min(scores.values())
     ties = [a for a in pool if scores[a.candidate] <= top * TIE]
     best = min(ties, key=lambda a: (_fidelity(a.candidate), a.candidate))
-    why = f"best weighted latency over the serving profile ({lat.note}; {plan.measure_note}): " + _speeds(
-        v[best.candidate], eager, lat)
+    why = (f"fastest over the serving profile ({lat.note}): {_speeds(v[best.candidate], eager, lat)}; "
+           f"{plan.measure_note}")
     excluded = sorted(name for name in slow if slow[name] and any(a.candidate == name for a in timed))
     if len(pool) < len(timed):
         why += "; slower than torch eager, left out: " + ", ".join(

@@ -269,7 +269,8 @@ ROUTES = {
     "optimize.prune.amount": ("canary", lambda t: "onnx-pruned" in _candidates(t) and "30%" in _plan(t)["prune"]["reason"]),
     "optimize.aoti": ("canary", lambda t: "aoti-cpu" in _candidates(t)),
     "optimize.select": ("canary", lambda t: _report(t)["selected"]["reason"].startswith("smallest")),
-    "optimize.latency.batch_sizes": ("canary", lambda t: [x["batch"] for x in _report(t)["candidates"][0]["latency"]] == [1, 4]),
+    # ... and the serving batch (serve.batching.max_batch_size=8): the plan measures what the server runs.
+    "optimize.latency.batch_sizes": ("canary", lambda t: [x["batch"] for x in _report(t)["candidates"][0]["latency"]] == [1, 4, 8]),
     "optimize.latency.warmup": ("canary", lambda t: "after 3 warm-up runs" in _report(t)["latency_note"]),
     "optimize.latency.iterations": ("canary", lambda t: "of 20 runs" in _report(t)["latency_note"]),
     "optimize.verify_samples": ("blue-green", lambda t: _report(t)["verification"]["samples"] == 64),
