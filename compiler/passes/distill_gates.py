@@ -100,5 +100,6 @@ def _verdict(rows: list, failures: dict) -> str:
         return f"FAILED the gates: no student passed ({why})"
     r = max(passed, key=lambda r: r.speedup_b1 or 0)
     drop = "-" if r.accuracy_drop is None else f"{r.accuracy_drop:.4f}"
-    speed = "-" if r.speedup_b1 is None else f"{r.speedup_b1:g}x"
-    return f"passed: {r.candidate} is {speed} faster at batch 1 than the teacher, accuracy drop {drop}"
+    speed = "-" if r.speedup_b1 is None else f"{r.speedup_b1:.2f}x"
+    return (f"passed: {len(passed)} of {len(rows)} students passed their gates; the fastest, {r.candidate}, "
+            f"is {speed} as fast as the teacher at batch 1 with an accuracy drop of {drop}")
