@@ -38,6 +38,8 @@ def test_the_same_seed_trains_the_same_student_bytes(tmp_path):
     assert trained.student_parameters * 5 < trained.teacher_parameters
     other, _, _ = _student(tmp_path, "c", ["optimize.distill.seed=1"])
     assert other.sha256 != a.sha256
+    mixed, _, _ = _student(tmp_path, "d", ["optimize.distill.hard_label_weight=0.5"])  # train.npz has labels
+    assert mixed.sha256 not in (a.sha256, other.sha256)
 
 
 def test_a_factory_that_returns_no_module_is_a_spec_error(tmp_path):
