@@ -203,16 +203,12 @@ def _pad_id(folder: Path, config: dict) -> int:
 
 
 def unknown_id(folder: Path) -> int | None:
-    """The id of the tokenizer's unknown token (tokenizer.json model.unk_token); None without one."""
+    """The id of the tokenizer's unknown token, read as the server reads it; None without one."""
+    from compiler.runtime.text import unknown_id as from_model
+
     tokenizer = _json(folder, TOKENIZER, "model.path") or {}
     model = tokenizer.get("model") if isinstance(tokenizer, dict) else None
-    if not isinstance(model, dict) or not isinstance(model.get("unk_token"), str):
-        return None
-    vocab = model.get("vocab")
-    if isinstance(vocab, dict):  # WordPiece, BPE: token -> id
-        found = vocab.get(model["unk_token"])
-        return found if isinstance(found, int) else None
-    return None
+    return from_model(model) if isinstance(model, dict) else None
 
 
 def _sentence_modules(folder: Path, config: dict, key: str) -> tuple[tuple[str, ...], bool]:

@@ -59,8 +59,7 @@ class TextEncoder:
         self.tokenizer.no_truncation()
         if config.truncation == "truncate":
             self.tokenizer.enable_truncation(config.max_length)
-        unk = _unknown_token(self.tokenizer)
-        self.unk_id = self.tokenizer.token_to_id(unk) if unk else None
+        self.unk_id = unknown_id(json.loads(self.tokenizer.to_str()).get("model") or {})
 
     def encode(self, texts: list[str], where: str) -> Tokens:
         """Token ids per text; a 400 names `where[i]` for a text the model cannot take."""
@@ -96,9 +95,15 @@ def _check_text(text: str, where: str) -> None:
         raise InferError(f"{where}: not valid UTF-8 text (character {exc.start}); send UTF-8") from None
 
 
-def _unknown_token(tokenizer) -> str | None:
-    model = json.loads(tokenizer.to_str()).get("model", {})
-    return model.get("unk_token")
+def unknown_id(model: dict) -> int | None:
+    """The unknown token's id from tokenizer.json's "model" (the compiler's drift baseline reads
+    it the same way): Unigram models give unk_id; WordPiece and BPE name unk_token in their vocab.
+    None when the tokenizer has none (byte-level BPE maps every byte)."""
+    if isinstance(model.get("unk_id"), int):
+        return model["unk_id"]
+    unk, vocab = model.get("unk_token"), model.get("vocab")
+    found = vocab.get(unk) if isinstance(unk, str) and isinstance(vocab, dict) else None
+    return found if isinstance(found, int) else None
 
 
 def pad(rows: list[np.ndarray], config: TextConfig) -> dict[str, np.ndarray]:

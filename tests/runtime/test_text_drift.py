@@ -35,3 +35,27 @@ def test_unknown_token_share_is_counted_against_its_baseline(tmp_path, artifact)
     assert metric_value(metrics, "deployc_unknown_tokens_total") == 3
     assert metric_value(metrics, "deployc_input_baseline_ratio", {"input": unknown, "bucket": "1"}) == 0.01
     assert metric_value(metrics, "deployc_request_tokens_count") == 2  # tokens per request: two requests
+
+
+def test_unknown_tokens_are_found_in_unigram_and_wordpiece_tokenizers(tmp_path, artifact):
+    """The server and the build-time baseline read the unknown token alike (text.unknown_id):
+    Unigram (sentencepiece models) names it by id, WordPiece by token."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from compiler.frontend.huggingface import unknown_id as folder_unknown_id
+    from compiler.runtime.config import TextConfig
+    from compiler.runtime.text import TextEncoder
+
+    folder, _ = artifact
+    assert folder_unknown_id(folder) == 100  # MiniLM's [UNK]
+    unigram = Tokenizer(models.Unigram([("<unk>", 0.0), ("▁a", -1.0), ("▁b", -1.5), ("a", -2.0), ("b", -2.0)],
+                                       unk_id=0))
+    unigram.pre_tokenizer = pre_tokenizers.Metaspace()
+    model_dir = tmp_path / "unigram"
+    model_dir.mkdir()
+    unigram.save(str(model_dir / "tokenizer.json"))
+    assert folder_unknown_id(model_dir) == 0
+    config = TextConfig(input="text", tokenizer="tokenizer.json", max_length=16, truncation="error",
+                        task="sentence-embedding", labels=[], pad_id=0, model_inputs=["input_ids", "attention_mask"])
+    tokens = TextEncoder(config, model_dir).encode(["a b z"], "input")
+    assert tokens.unknown == 1 and tokens.count == len(tokens.ids[0])
