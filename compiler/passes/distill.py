@@ -111,8 +111,9 @@ def student_builder(spec: Spec, teacher: LoadedModel) -> tuple[Callable[[], Any]
         func = load_factory(spec, d.student, f"{KEY}.student")
 
         def build():
-            torch.manual_seed(d.seed)
-            module = call_factory(func, f"{KEY}.student")
+            with torch.random.fork_rng(devices=[]):  # seeded here, and the build's other passes untouched
+                torch.manual_seed(d.seed)
+                module = call_factory(func, f"{KEY}.student")
             if not isinstance(module, torch.nn.Module):
                 raise SpecError(SpecIssue(f"{KEY}.student", f"returned {type(module).__name__}, not a torch.nn.Module"))
             return module
@@ -137,7 +138,9 @@ def _train(teacher: LoadedModel, build: Callable[[], Any], data: Dataset, ctx: P
     threads = torch.get_num_threads()
     torch.set_num_threads(max(spec.serve.threads, 1))
     try:
-        return _fit(build().train(), inputs, targets, labels, ctx, folder)
+        with torch.random.fork_rng(devices=[]):  # dropout draws from the seed, not the process's history
+            torch.manual_seed(d.seed)
+            return _fit(build().train(), inputs, targets, labels, ctx, folder)
     finally:
         torch.set_num_threads(threads)
 
