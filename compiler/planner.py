@@ -407,6 +407,8 @@ def _genai_plan(spec: Spec, gpu_on_host: bool) -> Plan:
         notes: list[str] = []
     else:
         made, notes = choices(spec, generation_model(spec))
+        notes += [f"{c.precision} not built: {c.reason}" for c in made
+                  if c.precision not in ("int4", "int8", "fp16", "fp32")]
         steps = [Step("genai-build", c.run, c.reason, _config("genai-build", C.genai(c.precision), c.precision,
                                                               "onnxruntime-genai", device=c.device))
                  for c in made if c.precision in ("int4", "int8", "fp16", "fp32")]
