@@ -3,6 +3,11 @@ registers (vllm/v1/metrics/loggers.py, PrometheusStatLogger), read with `ast`, n
 
     python -m compiler.emitters.vllm.make_catalog /path/to/vllm v0.10.1 <commit> > compiler/emitters/vllm/catalog_data.py
 
+/path/to/vllm is a source checkout of the tag, or the unpacked release wheel (the committed
+catalog was made from vllm-0.10.1-cp38-abi3-manylinux1_x86_64.whl, fetched with
+`pip download vllm==0.10.1 --no-deps --only-binary :all: --platform manylinux1_x86_64`, whose
+vllm/v1/metrics/loggers.py is the released file; its sha256 is in the catalog's header).
+
 A metric is a call of the logger's `_gauge_cls` / `_counter_cls` / `_histogram_cls` (or
 prometheus_client's Gauge / Counter / Histogram) with a constant `name=`. Labels: `labelnames`
 is ["model_name", "engine"] in that class, plus any list added to it; explicit lists are read.
@@ -23,16 +28,31 @@ BASE_LABELS = ("model_name", "engine")
 
 def metrics(source: str) -> list[tuple[str, str, tuple[str, ...], tuple[float, ...] | None]]:
     """(name, kind, labels, buckets) of every metric the source registers, in source order."""
+    tree = ast.parse(source)
+    consts = _constants(tree)
     out = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        kw = {k.arg: k.value for k in node.keywords}
+        kw = {k.arg: consts.get(k.value.id, k.value) if isinstance(k.value, ast.Name) else k.value
+              for k in node.keywords}
         name = kw.get("name")
         if func in KINDS and isinstance(name, ast.Constant) and str(name.value).startswith("vllm:"):
             out.append((name.value, KINDS[func], _labels(kw.get("labelnames")), _buckets(kw.get("buckets"))))
-    return sorted(out, key=lambda m: m[0])
+    return sorted(set(out), key=lambda m: m[0])
+
+
+def _constants(tree: ast.AST) -> dict[str, ast.AST]:
+    """Local names bound to a constant string or a list of constants (`name = "vllm:..._info"`,
+    `request_latency_buckets = [...]`): vLLM passes some names and bounds through them."""
+    found: dict[str, ast.AST] = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                     or isinstance(node.value, ast.List) and all(isinstance(e, ast.Constant) for e in node.value.elts))):
+            found[node.targets[0].id] = node.value
+    return found
 
 
 def _labels(node: ast.AST | None) -> tuple[str, ...]:
