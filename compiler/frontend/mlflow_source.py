@@ -212,11 +212,17 @@ def _download(uri: str, tracking_uri: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp), tracking_uri=tracking_uri,
-                                            registry_uri=tracking_uri)
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp),
+                                                         tracking_uri=tracking_uri, registry_uri=tracking_uri))
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise registry_failure(exc, "model.uri", f"the artifacts of {uri}", tracking_uri) from None
+    if local.is_dir() and local.resolve() != tmp.resolve():  # runs:/id/folder lands in tmp/folder
+        inner = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
+        os.rmdir(inner)
+        os.replace(local, inner)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return inner
     return tmp
 
 
