@@ -28,7 +28,7 @@ from .config import RuntimeConfig
 from .errors import ServerError
 from .metrics import Metrics
 from .protocol import InferRequest
-from .text import pad
+from .text import fixed_seq, pad
 
 Results = dict[str, np.ndarray]
 
@@ -47,6 +47,7 @@ class Engine:
         self.metrics = metrics
         self.outputs = tuple(t.name for t in config.outputs)
         self.text = config.text
+        self.text_width = fixed_seq(config)  # a model fixed at one sequence length (TFLite): pad to it
         # One worker: the backend's own intra-op threads use the cores; a second caller would
         # only contend with them and with the event loop.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend")
@@ -62,7 +63,7 @@ class Engine:
     def inputs_of(self, reqs: list[InferRequest]) -> dict[str, np.ndarray]:
         """The backend's inputs for these requests, in order: text padded here, tensors joined."""
         if reqs[0].tokens is not None:
-            return pad([row for r in reqs for row in r.tokens.ids], self.text)
+            return pad([row for r in reqs for row in r.tokens.ids], self.text, self.text_width)
         return {n: _concat([r.inputs[n] for r in reqs]) for n in reqs[0].inputs}
 
     def work(self, inputs: dict[str, np.ndarray], outputs: tuple[str, ...], rows: int) -> Results:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TextConfig
+from .config import RuntimeConfig, TextConfig
 from .errors import InferError
 
 # Length buckets (tokens per sequence): requests batch together only within one bucket, so a
@@ -106,9 +106,19 @@ def unknown_id(model: dict) -> int | None:
     return found if isinstance(found, int) else None
 
 
-def pad(rows: list[np.ndarray], config: TextConfig) -> dict[str, np.ndarray]:
-    """The model's inputs for these rows, padded with pad_id to the longest row."""
-    longest = max(len(r) for r in rows)
+def fixed_seq(config: RuntimeConfig) -> int:
+    """The sequence length a text model is fixed at (an edge model converted at model.max_length:
+    runtime.json gives its token inputs a numeric dim 1); 0 when the sequence axis is dynamic."""
+    if config.text is None:
+        return 0
+    shapes = [t.shape for t in config.inputs if t.name in config.text.model_inputs and len(t.shape) == 2]
+    return max((s[1] for s in shapes), default=0) if all(s[1] > 0 for s in shapes) else 0
+
+
+def pad(rows: list[np.ndarray], config: TextConfig, width: int = 0) -> dict[str, np.ndarray]:
+    """The model's inputs for these rows, padded with pad_id to the longest row (to `width`, a
+    fixed sequence length, when the model has one)."""
+    longest = max(max(len(r) for r in rows), width)
     ids = np.full((len(rows), longest), config.pad_id, dtype=np.int64)
     mask = np.zeros((len(rows), longest), dtype=np.int64)
     for i, row in enumerate(rows):

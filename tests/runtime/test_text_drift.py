@@ -59,3 +59,29 @@ def test_unknown_tokens_are_found_in_unigram_and_wordpiece_tokenizers(tmp_path, 
                         task="sentence-embedding", labels=[], pad_id=0, model_inputs=["input_ids", "attention_mask"])
     tokens = TextEncoder(config, model_dir).encode(["a b z"], "input")
     assert tokens.unknown == 1 and tokens.count == len(tokens.ids[0])
+
+
+def test_text_pads_to_a_fixed_sequence_length(artifact):
+    """An edge model converted at model.max_length takes exactly that many tokens per row."""
+    import numpy as np
+
+    from compiler.runtime.config import TensorInfo
+    from compiler.runtime.text import fixed_seq, pad
+
+    from .text_model import text_config
+
+    _, vocab = artifact
+    dynamic = text_config(vocab)
+    assert fixed_seq(dynamic) == 0
+    fixed = replace_inputs(dynamic, [TensorInfo(t.name, t.datatype, [-1, 64], t.dim_names, t.range)
+                                     for t in dynamic.inputs])
+    assert fixed_seq(fixed) == 64
+    tensors = pad([np.array([101, 7, 102]), np.array([101, 102])], fixed.text, fixed_seq(fixed))
+    assert tensors["input_ids"].shape == (2, 64) and tensors["attention_mask"].sum() == 5
+    assert pad([np.array([101, 102])], dynamic.text, fixed_seq(dynamic))["input_ids"].shape == (1, 2)
+
+
+def replace_inputs(config, inputs):
+    from dataclasses import replace
+
+    return replace(config, inputs=inputs)
