@@ -259,6 +259,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: fewer sentences, rounds and seconds")
     parser.add_argument("--out", type=Path, default=Path("/tmp/deployc-text-bench"), help="where the builds go")
     parser.add_argument("--only", choices=("a", "b", "c"), action="append", help="run only these tables")
+    parser.add_argument("--no-build", action="store_true", help="use the trees already under --out as they are")
     args = parser.parse_args()
     from rich.console import Console
 
@@ -267,7 +268,7 @@ def main() -> None:
     console.print(f"{os.cpu_count()} cores; {'quick' if args.quick else 'full'} run", markup=False)
     args.out.mkdir(parents=True, exist_ok=True)
     examples = EXAMPLES if "a" in parts else ("minilm-embeddings",)
-    trees = {name: build(name, args.out) for name in examples}
+    trees = {name: args.out / name / "cpu-x86" if args.no_build else build(name, args.out) for name in examples}
     texts = sentences(64 if args.quick else None)
     if "a" in parts:
         console.print(eager_table(trees, rounds=40 if args.quick else 300))
