@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from compiler.passes.base import PassEvent
 from compiler.report_model import CandidateRow, Report
@@ -35,7 +36,8 @@ class Progress:
             return
         filled = done * 20 // total
         if done == total or filled != (done - 1) * 20 // total:
-            self._status.update(f"{name} [{'#' * filled}{'.' * (20 - filled)}] {done}/{total} steps")
+            # Text, not a string: rich would read "[###...]" as markup and drop it.
+            self._status.update(Text(f"{name} [{'#' * filled}{'.' * (20 - filled)}] {done}/{total} steps"))
 
     def summary(self, result) -> None:
         r: Report = result.report
