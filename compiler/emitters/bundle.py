@@ -127,6 +127,9 @@ def readme(ctx: EmitContext, sel: SelectedArtifact, details) -> str:
         normalization=None if norm is None else {"mean": list(norm.mean), "std": list(norm.std)},
         inputs=[_readme_tensor(d) for d in details.inputs], outputs=[_readme_tensor(d) for d in details.outputs],
         verification=_verification(ctx.report, sel.candidate), runtime=ctx.runtime is not None,
+        text=None if spec.model.source != "huggingface" else {
+            "tokenizer": TOKENIZER, "max_length": spec.model.max_length, "truncation": spec.model.truncation,
+            "pad_id": ctx.runtime.text.pad_id if ctx.runtime and ctx.runtime.text else 0},
         archive_root=f"{spec.name}-{spec.version}-{spec.target.name}")
 
 
