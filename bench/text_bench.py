@@ -140,6 +140,8 @@ def encode_table(tree: Path, texts: list[str], repeats: int):
     st = SentenceTransformer(str(MINILM / "models" / "all-MiniLM-L6-v2"), device="cpu")
     import torch
 
+    # The same thread count on both sides (serve.threads), whatever ran before in this process.
+    torch.set_num_threads(max(1, config.threads))
     table = Table(title=f"(b) MiniLM: selected artifact ({_candidate(tree)}, tokenizer included, onnxruntime "
                         f"threads {max(1, config.threads)}) vs sentence-transformers encode (torch threads "
                         f"{torch.get_num_threads()}), {len(texts)} sentences of eval.jsonl")
