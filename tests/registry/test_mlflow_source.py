@@ -36,6 +36,14 @@ def test_build_from_alias_twice_gives_the_same_bytes_and_records_the_version(bui
     assert f"resolved to models:/{MODEL}/1" in note and record["sha256"] in note
     # The spec digest is the spec as written (the URI), not where the download landed.
     assert "registry" not in json.dumps(lock["spec"])
+    # An alert about the model names the build that runs: spec, shipped model, registry version.
+    import yaml
+
+    rules = yaml.safe_load(first["monitoring/rules.yaml"])
+    alert = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "DeploycErrorRatioHigh")
+    assert alert["annotations"]["spec"] == "tiny-mlp 1.0.0"
+    assert alert["annotations"]["model_sha256"] == lock["selected"]["sha256"]
+    assert alert["annotations"]["model_source"] == f"models:/{MODEL}/1 ({mlflow_server})"
 
 
 def test_a_moved_alias_is_reported_and_the_lock_rebuilds_the_recorded_version(built, mlflow_server, tmp_path):
