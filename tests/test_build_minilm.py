@@ -102,6 +102,8 @@ def test_android_ships_tflite_at_max_length_with_its_tokenizer(android):
     assert {d.name: tuple(d.shape) for d in details.inputs} == {
         n: (1, 128) for n in ("input_ids", "attention_mask", "token_type_ids")}  # seq fixed at model.max_length
     assert (bundle / "tokenizer.json").read_bytes() == (minilm_folder() / "tokenizer.json").read_bytes()
+    readme = (android / "bundle" / "README.md").read_text()
+    assert "`model/tokenizer.json`" in readme and "pad every row to 128 tokens" in readme
     report = json.loads((android / "report.json").read_text())
     rows = {c["candidate"]: c for c in report["candidates"]}
     selected = rows[report["selected"]["candidate"]]
@@ -120,3 +122,28 @@ def test_nvidia_builds_with_cpu_side_verification(h100):
     assert "input_ids:32x128" in runtime["trt_options"]["trt_profile_max_shapes"]  # seq up to model.max_length
     assert (h100 / "image" / "model" / "tokenizer.json").is_file()
     assert sorted(runtime["drift"]) == ["text", "text:unknown_tokens"]
+
+
+def test_the_android_bundle_serves_text_at_its_fixed_length(android, tmp_path):
+    """The runtime pads text to the TFLite model's fixed sequence length (a shorter batch failed
+    in LiteRT's Reshape: a 500); the answer matches sentence-transformers."""
+    import requests
+    from sentence_transformers import SentenceTransformer
+
+    from compiler.runtime.config import RuntimeConfig
+    from tests.runtime.helpers import Server
+
+    root = android / "bundle"
+    srv = Server(tmp_path, RuntimeConfig.load(root / "runtime.json"), root=root)
+    texts = ["Hi.", "The committee postponed its decision until the report is out."]
+    try:
+        srv.wait_ready()
+        r = requests.post(f"http://{srv.url}/v1/embeddings", json={"model": srv.config.model_name, "input": texts},
+                          timeout=60)
+    finally:
+        srv.stop()
+    assert r.status_code == 200, r.text
+    got = np.array([d["embedding"] for d in r.json()["data"]])
+    want = SentenceTransformer(str(minilm_folder()), device="cpu").encode(texts)
+    cos = np.sum(got * want, axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
+    assert cos.min() >= 0.99, cos
