@@ -322,6 +322,11 @@ SERVING_WEIGHT = 0.5
 
 
 def latency_plan(spec: Spec) -> LatencyPlan:
+    edge = spec.optimize.edge.batch_size
+    if spec.target.is_edge and isinstance(edge, int):
+        # An edge bundle runs its fixed batch in the app, no server batches it; timing batch 32
+        # of a batch-1 TFLite model is 32 interpreter runs per sample (10 minutes for MiniLM).
+        return LatencyPlan((edge,), (1.0,), edge, f"batch {edge} (optimize.edge.batch_size: the bundle's fixed batch)")
     b = spec.serve.batching
     serving = b.max_batch_size if b.enabled else 1
     batches = tuple(sorted({*spec.optimize.latency.batch_sizes, serving}))

@@ -81,3 +81,14 @@ def test_the_serving_batch_is_measured_and_weighs_most():
     off = plan(load_spec(DIGITS, ["optimize.latency.batch_sizes=[32]", "serve.batching.enabled=false"])).latency
     assert off.batches == (1, 32) and off.serving_batch == 1 and off.weights == (0.5, 0.5) and "batching off" in off.note
     assert plan(load_spec(DIGITS, ["target=nvidia-h100"])).latency is None  # not measured on this host
+
+
+def test_an_edge_plan_times_the_bundles_fixed_batch_only():
+    from compiler.planner import latency_plan
+
+    spec = load_spec(EXAMPLES / "digits-cnn" / "deploy.yaml", ["target=android-arm64"])
+    plan = latency_plan(spec)
+    assert plan.batches == (1,) and plan.weights == (1.0,), plan
+    assert "optimize.edge.batch_size" in plan.note
+    cpu = latency_plan(load_spec(EXAMPLES / "digits-cnn" / "deploy.yaml", ["target=cpu-x86"]))
+    assert 32 in cpu.batches
