@@ -74,12 +74,24 @@ def _round(x: float) -> float:
 
 def measure_folder(folder: str, prompts, windows, n: int, eos: list[int], ref_dir: str, ref_tokens) -> dict:
     """Runs in the child process: only onnxruntime-genai, onnxruntime and numpy."""
-    import resource
-
     out = _greedy(folder, prompts, n, eos, ref_tokens)
     out.update(_teacher_forced(folder, windows, Path(ref_dir)))
-    out["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["peak_memory_mb"] = _peak_rss_mb()
     return out
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from
+    the parent through fork and exec, so every child reported the compiler's own peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource  # no /proc (macOS): ru_maxrss is in bytes there
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 1)
 
 
 def _greedy(folder: str, prompts, n: int, eos: list[int], ref_tokens) -> dict:
