@@ -133,8 +133,13 @@ def check(spec) -> list[SpecIssue]:
     if spec.model.task == TASK:
         if spec.target.kind != "edge":
             return []
-        return [SpecIssue("target", f"{spec.target.name} is an edge target: litert-torch's generative export is not "
-                                    "wired into deployc yet, so text-generation builds for CPU and NVIDIA targets")]
+        # measured by bench/litert_generative_probe.py (docs/architecture.md, "LiteRT generative export")
+        return [SpecIssue("target", f"{spec.target.name} is an edge target: litert-torch 0.10.0's generative export "
+                                    "converts SmolLM2 here (prefill/decode signatures, external KV cache; greedy "
+                                    "tokens match transformers) only with TensorFlow's TFLite schema module, which "
+                                    "its generative layers import but the wheel does not depend on, and deployc's "
+                                    "edge pipeline does not yet bundle or verify such a model; text-generation "
+                                    "builds for CPU and NVIDIA targets (measured by bench/litert_generative_probe.py)")]
     issues = [SpecIssue(f"optimize.gates.{g}", f"measured on generated tokens: model.task text-generation only "
                                                f"(this model's task is {spec.model.task})")
               for g in ("min_token_agreement", "max_perplexity_increase") if getattr(spec.gates, g) is not None]

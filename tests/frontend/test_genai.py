@@ -116,7 +116,9 @@ def test_a_plan_that_does_not_fit_the_target_names_the_numbers():
 
 def test_an_edge_target_says_why_it_has_no_generation_build():
     r = run_cli("explain", str(EXAMPLES / "smollm2-chat" / "deploy.yaml"), "target=android-arm64")
-    assert "litert-torch's generative export" in " ".join(r.stdout.split()) + " ".join(r.stderr.split())
+    said = " ".join(r.stdout.split()) + " ".join(r.stderr.split())
+    assert "litert-torch 0.10.0's generative export" in said and "TensorFlow's TFLite schema" in said
+    assert "bench/litert_generative_probe.py" in said and "Traceback" not in said
 
 
 @pytest.mark.parametrize("text,value", [("2Gi", 2 * 2**30), ("512Mi", 512 * 2**20), ("1G", 10**9), ("1e9", 10**9),
