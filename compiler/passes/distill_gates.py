@@ -1,8 +1,10 @@
 """How students are judged (optimize.distill): their own gates, and the speed they must gain.
 
 A student is another model, so the teacher's parity gates (cosine, top-1 agreement near 1) are
-not its bar: `optimize.distill.gates`, when set, replace the spec's gates for the student-*
-candidates (empty: the same gates as every candidate). And a student exists to be faster: its
+not its bar: `optimize.distill.gates`, when set, replace the spec's parity gates for the
+student-* candidates (empty: the same gates as every candidate); the spec's min_accuracy,
+max_latency_p99_ms and max_size_mb, which any shipped model must meet, still apply unless the
+student's gates set them. And a student exists to be faster: its
 p50 at batch 1 must be `min_speedup` times below the fastest teacher candidate that passed its
 gates, or it fails that gate, named like any other.
 """
@@ -15,6 +17,7 @@ from compiler.frontend.spec import Gates, Spec
 from compiler.report_model import Distillation, StudentRow
 
 SPEEDUP = "speedup_vs_teacher_b1"
+DEPLOYMENT_GATES = ("min_accuracy", "max_latency_p99_ms", "max_size_mb")
 
 
 def is_student(candidate: str) -> bool:
@@ -25,7 +28,11 @@ def gates_for(spec: Spec, candidate: str) -> Gates:
     d = spec.optimize.distill
     if d is None or not is_student(candidate) or all(v is None for v in d.gates.__dict__.values()):
         return spec.gates
-    return Gates(**d.gates.__dict__)
+    own = {k: v for k, v in d.gates.__dict__.items() if v is not None}
+    # What the deployment requires of any shipped model (accuracy, latency, size) still holds
+    # for a student unless its own gates say otherwise; only the parity gates are replaced.
+    kept = {k: getattr(spec.gates, k) for k in DEPLOYMENT_GATES if k not in own and hasattr(spec.gates, k)}
+    return Gates(**{**kept, **own})
 
 
 def p50_b1(v) -> float | None:

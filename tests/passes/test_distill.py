@@ -119,3 +119,14 @@ def test_an_unknown_factory_function_stops_the_build_with_exit_2(cli, tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr
     assert "optimize.distill.student" in text and "model.py has no 'no_such_student'" in text
     assert "Traceback" not in text and not (tmp_path / "cpu-x86").exists()
+
+
+def test_a_student_still_meets_what_any_shipped_model_must():
+    """distill.gates replace the parity gates only: a spec's min_accuracy still binds a student."""
+    from compiler.frontend import load_spec
+    from compiler.passes.distill_gates import gates_for
+
+    spec = load_spec(EXAMPLES / "digits-cnn" / "deploy.yaml", ["optimize.gates.min_accuracy=0.9999"])
+    gates = gates_for(spec, "student-onnx-opt")
+    assert gates.min_accuracy == 0.9999 and gates.max_accuracy_drop == 0.02 and gates.min_cosine is None
+    assert gates_for(spec, "onnx-opt").min_cosine == 0.99

@@ -58,7 +58,9 @@ def test_one_tree_per_target_and_an_honest_report(sweeps):
     gpu, cpu = rows["nvidia-a100"], rows["cpu-x86"]
     assert gpu["status"] == "ok" and gpu["p50_ms"] == "" and gpu["p99_ms"] == ""
     assert gpu["latency_note"].startswith("not measured on this host")
-    assert float(cpu["p50_ms"]) > 0 and float(cpu["accuracy"]) > 0.95 and float(cpu["cosine"]) > 0.99
+    # A distilled student is another model: its cosine to the teacher is lower, its gates its own.
+    parity = 0.9 if cpu["selected"].startswith("student-") else 0.99
+    assert float(cpu["p50_ms"]) > 0 and float(cpu["accuracy"]) > 0.95 and float(cpu["cosine"]) > parity
     assert "kubernetes" in cpu["emitters"] and "bundle" not in cpu["emitters"]
     md = (out / "sweep.md").read_text()
     gpu_line = next(line for line in md.splitlines() if line.startswith("| nvidia-a100 |"))
@@ -84,8 +86,10 @@ def test_the_model_is_exported_once_per_sweep(sweeps):
     first, second = sweeps["outs"]
     logs = {t: json.loads((first / ".deployc" / f"{t}.build.json").read_text())
             for t in TARGETS if (first / ".deployc" / f"{t}.build.json").is_file()}
-    exports = [(t, e["cached"]) for t, log in logs.items() for e in log if e["pass"].startswith("onnx-export")]
-    assert exports == [("cpu-x86", False), ("nvidia-a100", True)]
+    exports = [(e["pass"], t, e["cached"]) for t, log in logs.items() for e in log if "onnx-export" in e["pass"]]
+    names = sorted({name for name, _, _ in exports})  # the teacher's export, and the student's (distill)
+    assert "onnx-export" in names[0] and sorted(exports) == [x for n in names for x in
+                                                           ((n, "cpu-x86", False), (n, "nvidia-a100", True))]
     # The second sweep found every pass but `load` (which only imports the model) in the cache.
     sweep_log = json.loads((second / ".deployc" / "sweep.json").read_text())
     assert all(j["passes_run"] == 1 for j in sweep_log["jobs"] if j["ok"])
