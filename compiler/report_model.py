@@ -65,6 +65,7 @@ class Measurement:
     tokens_per_s: Number | None = field(default=None, kw_only=True)
     ttft_ms: Number | None = field(default=None, kw_only=True)
     peak_memory_mb: Number | None = field(default=None, kw_only=True)
+    load_seconds: Number | None = field(default=None, kw_only=True)  # og.Model load, on this host
 
     def latency_at(self, batch: int) -> LatencyRow | None:
         return next((lat for lat in self.latency if lat.batch == batch), None)
@@ -72,7 +73,7 @@ class Measurement:
 
 # Measurement fields that only some models have: omitted from report.json when None.
 OPTIONAL = ("cosine_min", "token_agreement", "perplexity", "perplexity_increase", "tokens_per_s", "ttft_ms",
-            "peak_memory_mb")
+            "peak_memory_mb", "load_seconds")
 
 
 @dataclass(frozen=True)

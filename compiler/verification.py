@@ -34,6 +34,7 @@ class Verification:
     tokens_per_s: float | None = None
     ttft_ms: float | None = None
     peak_memory_mb: float | None = None
+    load_seconds: float | None = None  # the model's load time on this host (the startup probe's budget)
 
     def p50(self, batch: int) -> float | None:
         return next((l.p50_ms for l in self.latency if l.batch == batch), None)

@@ -30,7 +30,7 @@ def test_the_report_shows_agreement_and_perplexity_for_each_candidate(tree):
     assert set(rows) == {"genai-int4", "genai-int8", "genai-fp32"}
     for row in rows.values():
         assert 0 <= row["token_agreement"] <= 1 and row["perplexity"] > 1 and "perplexity_increase" in row
-        assert row["tokens_per_s"] > 0 and row["ttft_ms"] > 0 and row["peak_memory_mb"] > 0
+        assert row["tokens_per_s"] > 0 and row["ttft_ms"] > 0 and row["peak_memory_mb"] > 0 and row["load_seconds"] > 0
         assert row["passed"] == (row["token_agreement"] >= 0.9 and row["perplexity_increase"] <= 0.1)
     selected = rows[report["selected"]["candidate"]]
     assert selected["passed"] and report["gates"]["min_token_agreement"] == 0.9

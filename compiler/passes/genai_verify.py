@@ -65,6 +65,7 @@ def _in_child(artifact: Artifact, data: GenData, ref: Reference, measure: bool) 
     if measure:  # per output token at batch 1: select.py ranks candidates by it like any latency
         v.latency = [Latency(1, raw["token_p50_ms"], raw["token_p99_ms"])]
         v.tokens_per_s, v.ttft_ms = raw["tokens_per_s"], raw["ttft_ms"]
+        v.load_seconds = raw["load_seconds"]  # sizes the pod's startup probe (kubernetes/generation.py)
     return asdict(v)
 
 
@@ -99,7 +100,9 @@ def _greedy(folder: str, prompts, n: int, eos: list[int], ref_tokens) -> dict:
 
     config = og.Config(folder)
     config.clear_providers()  # verified on this host's CPU; a CUDA build that cannot run here is reported broken
+    loading = time.perf_counter()
     model = og.Model(config)
+    load_seconds = round(time.perf_counter() - loading, 3)
     same = total = 0
     ttft, steps = [], []
     for ids, want in zip(prompts, ref_tokens):
@@ -122,7 +125,7 @@ def _greedy(folder: str, prompts, n: int, eos: list[int], ref_tokens) -> dict:
     return {"agreement": round(same / total, 6) if total else math.nan,
             "token_p50_ms": round(p50, 4), "token_p99_ms": round(float(np.percentile(steps, 99)), 4) if steps else math.nan,
             "tokens_per_s": round(1000.0 * len(steps) / sum(steps), 2) if steps else math.nan,
-            "ttft_ms": round(float(np.median(ttft)), 3) if ttft else math.nan}
+            "ttft_ms": round(float(np.median(ttft)), 3) if ttft else math.nan, "load_seconds": load_seconds}
 
 
 def _at(tokens: list[int], i: int, eos: list[int]) -> int:

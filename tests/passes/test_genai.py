@@ -40,6 +40,7 @@ def test_every_candidate_is_verified_against_transformers(tree):
         assert row["passed"] and row["format"] == "genai" and row["passes"] == ["genai-build"]
         assert 0 <= row["token_agreement"] <= 1 and row["perplexity"] > 0 and row["peak_memory_mb"] > 0
         assert row["tokens_per_s"] > 0 and row["ttft_ms"] > 0 and row["latency"][0]["batch"] == 1
+        assert row["load_seconds"] > 0  # sizes the startup probe
     fp32 = rows["genai-fp32"]  # the same weights: the builder's graph computes what transformers does
     assert fp32["token_agreement"] == 1.0 and fp32["cosine"] > 0.9999 and abs(fp32["perplexity_increase"]) < 1e-3
     assert rows["genai-int4"]["size_mb"] < fp32["size_mb"]

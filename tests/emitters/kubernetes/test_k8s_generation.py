@@ -99,3 +99,13 @@ def test_canary_analysis_judges_time_to_first_token(tmp_path):
     assert sorted(metrics) == ["error-ratio", "p99-ttft"]
     query = metrics["p99-ttft"]["provider"]["prometheus"]["query"]
     assert "deployc_time_to_first_token_seconds_bucket" in query and "request_duration" not in query
+
+
+def test_a_measured_load_time_sizes_the_startup_probe():
+    """The report's load_seconds (verification times og.Model) wins over the size estimate."""
+    from compiler.emitters.kubernetes.generation import GenerationPod
+
+    slow = GenerationPod(150.0, True, 10**9, 0, 2**30, None, "genai")
+    assert slow.startup_budget(STARTUP_BUDGET_SECONDS) == 150 * STARTUP_FACTOR > STARTUP_BUDGET_SECONDS
+    quick = GenerationPod(1.2, True, 10**9, 0, 2**30, None, "genai")
+    assert quick.startup_budget(STARTUP_BUDGET_SECONDS) == STARTUP_BUDGET_SECONDS  # never below the others'
