@@ -16,13 +16,17 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from compiler.errors import DeploycError
+from compiler.json_record import Object as _Object
+from compiler.json_record import ReportFormatError
+from compiler.json_record import flag as _flag
+from compiler.json_record import list_of as _list
+from compiler.json_record import mapping_of as _mapping
+from compiler.json_record import number as _number
+from compiler.json_record import record as _record
+from compiler.json_record import text as _text
+from compiler.json_record import whole as _whole
 
 Number = int | float  # JSON keeps 1 and 1.0 apart; the model keeps what it read, so bytes round-trip
-
-
-class ReportFormatError(DeploycError):
-    """A report.json that is not what this deployc writes (a key missing, unknown, or of the wrong kind)."""
 
 
 @dataclass(frozen=True)
@@ -329,87 +333,6 @@ def _image_json(image: ImageInfo) -> dict:
 
 
 # Reading: every key of every object is taken exactly once; what is left over is unknown.
-_MISSING = object()
-
-
-def _fail(path: str, want: str, value: Any) -> ReportFormatError:
-    shown = "null" if value is None else f"{type(value).__name__} {value!r}"[:80]
-    return ReportFormatError(f"{path or '<top>'}: expected {want}, got {shown}")
-
-
-def _text(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise _fail(path, "a string", value)
-    return value
-
-
-def _number(value: Any, path: str) -> Number:
-    # A bare NaN or Infinity (which json.loads accepts) is not what deployc writes: never a metric.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _fail(path, "a finite number", value)
-    return value
-
-
-def _whole(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(path, "a whole number", value)
-    return value
-
-
-def _flag(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(path, "true or false", value)
-    return value
-
-
-class _Object:
-    def __init__(self, data: Any, path: str):
-        if not isinstance(data, dict):
-            raise _fail(path, "an object", data)
-        self.data, self.path, self.used = data, path, set()
-
-    def __call__(self, key: str, kind, *, null: bool = False, default: Any = _MISSING) -> Any:
-        self.used.add(key)
-        path = f"{self.path}.{key}" if self.path else key
-        if key not in self.data:
-            if default is _MISSING:
-                raise ReportFormatError(f"{path}: missing")
-            return default
-        value = self.data[key]
-        return None if value is None and null else kind(value, path)
-
-    def close(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ReportFormatError(f"{self.path or '<top>'}: unknown key {unknown[0]!r}")
-
-
-def _list(kind):
-    def read(value: Any, path: str) -> tuple:
-        if not isinstance(value, list):
-            raise _fail(path, "a list", value)
-        return tuple(kind(item, f"{path}[{i}]") for i, item in enumerate(value))
-    return read
-
-
-def _mapping(kind):
-    def read(value: Any, path: str) -> dict:
-        if not isinstance(value, dict):
-            raise _fail(path, "an object", value)
-        return {k: kind(v, f"{path}.{k}") for k, v in value.items()}
-    return read
-
-
-def _record(cls, read_fields):
-    """A reader of one object into `cls`: read_fields(take) returns the constructor's arguments."""
-    def read(value: Any, path: str):
-        take = _Object(value, path)
-        made = cls(**read_fields(take))
-        take.close()
-        return made
-    return read
-
-
 _latency = _record(LatencyRow, lambda t: dict(batch=t("batch", _whole), p50_ms=t("p50_ms", _number, null=True),
                                               p99_ms=t("p99_ms", _number, null=True)))
 
