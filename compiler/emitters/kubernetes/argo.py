@@ -20,7 +20,7 @@ from compiler.emitters.catalog_check import CANARY_HASH_LABEL
 from compiler.emitters.kubernetes import analysis_queries as aq
 from compiler.emitters.kubernetes import service, traffic
 from compiler.emitters.kubernetes.common import Workload, plain
-from compiler.frontend.spec import CanaryStep
+from compiler.frontend.spec_rollout import CanaryStep
 
 API_VERSION = "argoproj.io/v1alpha1"
 HASH_ARG = "canary-hash"

@@ -12,7 +12,8 @@ from compiler.capacity import EnginePlan
 from compiler.emitters.kubernetes.common import plain
 from compiler.emitters.vllm import manifests, pods, server
 from compiler.errors import SpecError, SpecIssue
-from compiler.frontend.spec import CanaryStep, Spec
+from compiler.frontend.spec import Spec
+from compiler.frontend.spec_rollout import CanaryStep
 
 API = "argoproj.io/v1alpha1"
 HASH_ARG = "canary-hash"
