@@ -88,7 +88,7 @@ def _fastest(passing: list[Artifact], v: dict, plan: Plan) -> Selection:
 
 def score(v: Verification, lat: LatencyPlan, best: dict[int, float]) -> float:
     """Weighted geometric mean over the plan's batches of p50 / the best p50 at that batch: 1.0 is
-    fastest everywhere; the batch the server runs weighs most (planner.latency_plan)."""
+    fastest everywhere; the batch the server runs weighs most (batch_profile.latency_plan)."""
     return math.prod((max(v.p50(b), FLOOR_MS) / max(best[b], FLOOR_MS)) ** w for b, w in zip(lat.batches, lat.weights))
 
 

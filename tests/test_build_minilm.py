@@ -83,7 +83,7 @@ def _build(tmp_path_factory, target: str, *overrides: str):
 
 @pytest.fixture(scope="module")
 def android(cache_dir, tmp_path_factory):
-    # The example's own spec: an edge plan times only the bundle's fixed batch (planner.latency_plan),
+    # The example's own spec: an edge plan times only the bundle's fixed batch (batch_profile.latency_plan),
     # where batch 32 used to cost 32 interpreter runs per sample (ten minutes a candidate).
     return _build(tmp_path_factory, "android-arm64")
 
