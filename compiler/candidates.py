@@ -13,6 +13,7 @@ class Candidate(StrEnum):
     ONNX_FP16 = "onnx-fp16"
     ONNX_INT8_DYNAMIC = "onnx-int8-dynamic"
     ONNX_INT8_STATIC = "onnx-int8-static"
+    ONNX_INT8_SMOOTHQUANT = "onnx-int8-smoothquant"  # int8 dynamic after SmoothQuant scaling
     ONNX_PRUNED = "onnx-pruned"
     AOTI_CPU = "aoti-cpu"
     AOTI_CUDA_FP32 = "aoti-cuda-fp32"
@@ -58,7 +59,7 @@ C = Candidate
 FIDELITY: tuple[Candidate, ...] = (
     C.ONNX_TRANSFORMER_OPT, C.ONNX_OPT, C.ONNX_FP32, C.AOTI_CPU, C.AOTI_CUDA_FP32, C.TENSORRT_FP32,
     C.AOTI_CUDA_FP16, C.TENSORRT_FP16, C.ONNX_FP16, C.AOTI_CUDA_BF16, C.TENSORRT_BF16,
-    C.ONNX_INT8_DYNAMIC, C.ONNX_INT8_STATIC, C.TENSORRT_INT8, C.ONNX_PRUNED,
+    C.ONNX_INT8_DYNAMIC, C.ONNX_INT8_SMOOTHQUANT, C.ONNX_INT8_STATIC, C.TENSORRT_INT8, C.ONNX_PRUNED,
     C.TFLITE_FP32, C.TFLITE_FP16, C.TFLITE_INT8_DYNAMIC, C.TFLITE_INT8_STATIC,
     C.GENAI_FP32, C.GENAI_FP16, C.GENAI_INT8, C.GENAI_INT4,
     # Another model altogether: after every form of the teacher.

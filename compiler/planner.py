@@ -163,7 +163,8 @@ def _onnx_steps(spec: Spec, gpu_on_host: bool) -> list[Step]:
     steps.append(_want("fp16", spec, "fp16" in o.precisions and "fp16" in t.precisions,
                        "fp16 not in optimize.precisions" if "fp16" not in o.precisions
                        else f"target {t.name} does not run fp16", _config("fp16", C.ONNX_FP16, "fp16")))
-    for q, cand in (("int8-dynamic", C.ONNX_INT8_DYNAMIC), ("int8-static", C.ONNX_INT8_STATIC)):
+    for q, cand in (("int8-dynamic", C.ONNX_INT8_DYNAMIC), ("int8-smoothquant", C.ONNX_INT8_SMOOTHQUANT),
+                    ("int8-static", C.ONNX_INT8_STATIC)):
         steps.append(_want(q, spec, q in o.quantize and "int8" in t.precisions,
                            f"{q} not in optimize.quantize" if q not in o.quantize
                            else f"target {t.name} does not run int8", _config(q, cand, "int8")))

@@ -35,8 +35,9 @@ def _model_source(spec: Spec):
 
 
 def _calibration(spec: Spec):
-    if "int8-static" in spec.optimize.quantize and spec.model.calibration is None:
-        yield SpecIssue("optimize.quantize", "int8-static needs calibration data: set model.calibration")
+    for mode in ("int8-static", "int8-smoothquant"):
+        if mode in spec.optimize.quantize and spec.model.calibration is None:
+            yield SpecIssue("optimize.quantize", f"{mode} needs calibration data: set model.calibration")
 
 
 def _replicas(spec: Spec):

@@ -29,7 +29,7 @@ def int8_static(source: Artifact, calibration: Dataset, ctx: PassContext) -> Art
                           lambda src, dst: _static(src, dst, calibration), LIBS)
 
 
-def _preprocess(src: Path, dst: Path) -> Path:
+def preprocess(src: Path, dst: Path) -> Path:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     # On failure, symbolic shape inference drops a debug model into the working directory:
@@ -51,7 +51,7 @@ def _preprocess(src: Path, dst: Path) -> Path:
 def _dynamic(src: Path, dst: Path) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    pre = _preprocess(src, dst.with_name("pre.onnx"))
+    pre = preprocess(src, dst.with_name("pre.onnx"))
     quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8)
     pre.unlink()
     return {}
@@ -72,7 +72,7 @@ class _Reader:
 def _static(src: Path, dst: Path, calibration: Dataset) -> dict:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    pre = _preprocess(src, dst.with_name("pre.onnx"))
+    pre = preprocess(src, dst.with_name("pre.onnx"))
     quantize_static(str(pre), str(dst), _Reader(calibration), quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax)

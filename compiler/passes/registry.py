@@ -101,6 +101,12 @@ def _int8_static(step, inputs, ctx):
     return quantize.int8_static(inputs.base, inputs.calibration, ctx)
 
 
+def _int8_smoothquant(step, inputs, ctx):
+    from compiler.passes import smoothquant
+
+    return smoothquant.int8_smoothquant(inputs.base, inputs.calibration, ctx)
+
+
 def _prune(step, inputs, ctx):
     from compiler.passes import prune
 
@@ -174,6 +180,7 @@ register(PassDef("onnx-transformer-opt", (C.ONNX_TRANSFORMER_OPT,), _transformer
 register(PassDef("fp16", (C.ONNX_FP16,), _fp16))
 register(PassDef("int8-dynamic", (C.ONNX_INT8_DYNAMIC,), _int8_dynamic))
 register(PassDef("int8-static", (C.ONNX_INT8_STATIC,), _int8_static))
+register(PassDef("int8-smoothquant", (C.ONNX_INT8_SMOOTHQUANT,), _int8_smoothquant))
 register(PassDef("prune", (C.ONNX_PRUNED,), _prune))
 register(PassDef("aoti", (C.AOTI_CPU, C.AOTI_CUDA_FP32, C.AOTI_CUDA_FP16, C.AOTI_CUDA_BF16), _aoti))
 register(PassDef("tensorrt", (C.TENSORRT_FP32, C.TENSORRT_FP16, C.TENSORRT_BF16, C.TENSORRT_INT8), _tensorrt))

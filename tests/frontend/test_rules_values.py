@@ -41,6 +41,9 @@ FLAGGER = ["+rollout.controller=flagger", "rollout.analysis.on_no_data=fail"]
     (["+model.normalization={mean: [0.5], std: [0]}"], "model.normalization.std[0]", "must be > 0"),
     (["+model.normalization={mean: [0.1, 0.2, 0.3], std: [0.5]}"], "model.normalization.mean", "1 channel"),
     (FLAGGER, "rollout.canary.steps[1].pause", "rollout.analysis.interval"),
+    (["~model.calibration", "optimize.quantize=int8-static"], "optimize.quantize", "int8-static needs calibration"),
+    (["~model.calibration", "optimize.quantize=[int8-dynamic,int8-smoothquant]"], "optimize.quantize",
+     "int8-smoothquant needs calibration"),
 ])
 def test_value_is_a_spec_error(overrides, path, words):
     issues = spec_error(DIGITS, overrides).issues
