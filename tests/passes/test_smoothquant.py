@@ -105,3 +105,10 @@ def test_the_cache_keys_on_the_calibration_data(block):
     first = int8_smoothquant(art, _activations(32, seed=1), ctx)
     assert int8_smoothquant(art, _activations(32, seed=1), ctx).path == first.path
     assert int8_smoothquant(art, _activations(32, seed=5), ctx).path != first.path
+
+
+def test_the_same_inputs_make_the_same_bytes(block, tmp_path):
+    art, ctx = block
+    first = int8_smoothquant(art, _activations(32, seed=1), ctx)
+    again = int8_smoothquant(art, _activations(32, seed=1), PassContext(ctx.spec, Cache(tmp_path / "other-cache")))
+    assert again.path != first.path and again.sha256 == first.sha256
