@@ -18,7 +18,7 @@ them int8, 0.996 without (docs/architecture.md).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +62,12 @@ def _quantize(src: Path, dst: Path, data: Dataset) -> dict:
 
 def weight_matmuls(model) -> tuple[dict[str, list], list[str]]:
     """MatMuls with a constant 2-D weight, grouped by activation tensor name; and the names of the
-    down projections (rows > columns), which stay fp32 and are not smoothed."""
+    down projections (rows > columns), which stay fp32 and are not smoothed. A weight that anything
+    else also reads (tied embeddings: a Gather and a MatMul) is left unscaled: its MatMul is still
+    quantized, but reads the activation as it is."""
     weights = {i.name: tuple(i.dims) for i in model.graph.initializer}
+    readers = Counter(name for node in model.graph.node for name in node.input)
+    readers.update(o.name for o in model.graph.output)
     groups: dict[str, list] = defaultdict(list)
     kept = []
     for node in model.graph.node:
@@ -72,7 +76,7 @@ def weight_matmuls(model) -> tuple[dict[str, list], list[str]]:
             continue
         if dims[0] > dims[1]:
             kept.append(node.name)
-        else:
+        elif readers[node.input[1]] == 1:
             groups[node.input[0]].append(node)
     return dict(groups), kept
 

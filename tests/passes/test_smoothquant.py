@@ -76,6 +76,19 @@ def test_grouping_shares_one_scale_and_keeps_the_down_projection(block):
     assert kept == ["down_proj"]
 
 
+def test_a_weight_something_else_reads_is_not_scaled(tmp_path):
+    """Tied weights: a Gather reads the MatMul's weight too, so scaling its rows would change both."""
+    w = numpy_helper.from_array(np.arange(16, dtype=np.float32).reshape(4, 4), "tied")
+    nodes = [helper.make_node("MatMul", ["x", "tied"], ["y"], name="head"),
+             helper.make_node("Gather", ["tied", "ids"], ["e"], name="embed")]
+    graph = helper.make_graph(nodes, "tied", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4]),
+                                              helper.make_tensor_value_info("ids", TensorProto.INT64, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4]),
+                               helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 4])], [w])
+    groups, kept = weight_matmuls(helper.make_model(graph))
+    assert groups == {} and kept == []
+
+
 def test_smoothing_alone_computes_the_original_bit_for_bit(block, tmp_path):
     art, _ = block
     data = _activations(16, seed=1)
