@@ -32,13 +32,13 @@ NAME = "int8-smoothquant"
 ALPHA = 0.8  # migration strength: the SmoothQuant paper's range is 0.5-0.9; 0.8 measured best on MiniLM
 CALIBRATION_ROWS = 128  # activation maxima settle well before this many sentences
 BATCH = 32  # calibration rows per run, padded as the serving batches are
+RECIPE = 2  # bump when the graph this pass writes changes for the same inputs (a new cache key)
 
 
 def int8_smoothquant(source: Artifact, calibration: Dataset, ctx: PassContext) -> Artifact:
     data = calibration.take(min(calibration.size, CALIBRATION_ROWS))
     config = {"alpha": ALPHA, "per_channel": True, "fp32": "down-projections", "scales": "power-of-two",
-              "calibration_batch": BATCH,
-              "data": data.digest()}
+              "calibration_batch": BATCH, "recipe": RECIPE, "data": data.digest()}
     return onnx_transform(ctx, NAME, Candidate.ONNX_INT8_SMOOTHQUANT.value, "int8", source, config,
                           lambda src, dst: _quantize(src, dst, data), LIBS)
 
@@ -48,6 +48,7 @@ def _quantize(src: Path, dst: Path, data: Dataset) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(src))
+    name_nodes(model)
     groups, kept = weight_matmuls(model)
     amax = activation_maxima(src, sorted(groups), data)
     smooth(model, groups, amax, ALPHA)
@@ -60,14 +61,41 @@ def _quantize(src: Path, dst: Path, data: Dataset) -> dict:
     return {"smoothed_inputs": len(groups), "fp32_matmuls": len(kept), "calibration_rows": data.size}
 
 
+def name_nodes(model) -> None:
+    """In place: a unique name for every node that has none or shares one. The fp32 exclusion goes
+    to onnxruntime by node name, and an empty name there would exclude every unnamed node."""
+    seen: set[str] = set()
+    for i, node in enumerate(model.graph.node):
+        if not node.name or node.name in seen:
+            node.name = f"smoothquant/{node.op_type}_{i}"
+        seen.add(node.name)
+
+
+def _readers(graph) -> Counter:
+    """How many times each tensor name is read: by nodes, subgraphs (If, Loop, Scan) included, and
+    as a graph output."""
+    from onnx import AttributeProto
+
+    count = Counter(o.name for o in graph.output)
+    for node in graph.node:
+        count.update(node.input)
+        for attr in node.attribute:
+            subgraphs = [attr.g] if attr.type == AttributeProto.GRAPH else list(attr.graphs)
+            for sub in subgraphs:
+                count.update(_readers(sub))
+    return count
+
+
 def weight_matmuls(model) -> tuple[dict[str, list], list[str]]:
     """MatMuls with a constant 2-D weight, grouped by activation tensor name; and the names of the
     down projections (rows > columns), which stay fp32 and are not smoothed. A weight that anything
     else also reads (tied embeddings: a Gather and a MatMul) is left unscaled: its MatMul is still
     quantized, but reads the activation as it is."""
-    weights = {i.name: tuple(i.dims) for i in model.graph.initializer}
-    readers = Counter(name for node in model.graph.node for name in node.input)
-    readers.update(o.name for o in model.graph.output)
+    from onnx import TensorProto
+
+    # fp32 weights only: the inserted Mul's scale is fp32, and a half-precision graph is not this pass's.
+    weights = {i.name: tuple(i.dims) for i in model.graph.initializer if i.data_type == TensorProto.FLOAT}
+    readers = _readers(model.graph)
     groups: dict[str, list] = defaultdict(list)
     kept = []
     for node in model.graph.node:
@@ -132,8 +160,9 @@ def smooth(model, groups: dict[str, list], amax: dict[str, np.ndarray], alpha: f
 
 def scales(amax: np.ndarray, wmax: np.ndarray, alpha: float) -> np.ndarray:
     """s_j = amax_j^alpha / wmax_j^(1-alpha), rounded to the nearest power of two (exact to divide
-    by); channels never active in calibration keep s = 1. float32, shape (channels,)."""
-    live = (amax > 0) & (wmax > 0)
+    by); channels never active in calibration, or with a non-finite maximum, keep s = 1. float32,
+    shape (channels,)."""
+    live = (amax > 0) & (wmax > 0) & np.isfinite(amax) & np.isfinite(wmax)
     raw = np.ones_like(amax, dtype=np.float64)
     raw[live] = amax[live].astype(np.float64) ** alpha / wmax[live].astype(np.float64) ** (1 - alpha)
     return np.exp2(np.round(np.log2(raw))).astype(np.float32)

@@ -190,7 +190,9 @@ class Scheduler:
 
 
 def _put(loop: asyncio.AbstractEventLoop, batch: list[tuple[Sequence, Event]], delivered: threading.Event) -> None:
-    """On the loop: queue the events, then (after the handlers they wake) release the decode thread."""
+    """On the loop: queue the events, then release the decode thread on the loop's next turn. The
+    handlers may write after that; the next iteration's delivery waits for the loop again, so
+    decoding still stays at most one iteration ahead of the sockets."""
     for seq, event in batch:
         seq.events.put_nowait(event)
     loop.call_soon(delivered.set)

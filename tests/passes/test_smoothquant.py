@@ -63,8 +63,8 @@ def block(tmp_path):
 
 
 def test_scales_are_powers_of_two_and_idle_channels_keep_one():
-    s = scales(np.array([100.0, 1.0, 0.0, 3.0]), np.array([0.5, 0.5, 0.5, 0.0]), 0.8)
-    assert s.dtype == np.float32 and s[2] == 1.0 and s[3] == 1.0
+    s = scales(np.array([100.0, 1.0, 0.0, 3.0, np.inf, np.nan]), np.array([0.5, 0.5, 0.5, 0.0, 0.5, 0.5]), 0.8)
+    assert s.dtype == np.float32 and np.all(s[2:] == 1.0)
     assert np.all(np.exp2(np.round(np.log2(s))) == s)
     assert s[0] > s[1]  # the wide channel is divided down the most
 
@@ -87,6 +87,21 @@ def test_a_weight_something_else_reads_is_not_scaled(tmp_path):
                                helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 4])], [w])
     groups, kept = weight_matmuls(helper.make_model(graph))
     assert groups == {} and kept == []
+
+
+def test_unnamed_matmuls_are_still_quantized_and_the_down_projection_kept(block, tmp_path):
+    """onnxruntime excludes nodes by name: unnamed ones get names first, or "" would exclude them all."""
+    art, ctx = block
+    model = onnx.load(str(art.path))
+    for node in model.graph.node:
+        node.name = ""
+    onnx.save(model, str(tmp_path / "unnamed.onnx"))
+    from compiler.digest import sha256_file
+
+    unnamed = Artifact("onnx-fp32", "onnx", "fp32", tmp_path / "unnamed.onnx", sha256_file(tmp_path / "unnamed.onnx"),
+                       ("onnx-export",))
+    ops = [n.op_type for n in onnx.load(str(int8_smoothquant(unnamed, _activations(32, seed=1), ctx).path)).graph.node]
+    assert ops.count("MatMulInteger") == 3 and ops.count("MatMul") == 1
 
 
 def test_smoothing_alone_computes_the_original_bit_for_bit(block, tmp_path):
