@@ -118,9 +118,10 @@ class Scheduler:
         if seq.cancelled:
             self._finish(seq, "cancelled")
             return
-        try:
+        try:  # the detokenizer too: an exception escaping here would end the decode thread for everyone
             seq.generator.generate_next_token()
             token = int(seq.generator.get_next_tokens()[0])
+            piece = None if token in self.llm.eos else seq.stream.decode(token)
         except Exception:
             log.exception("decode step failed")
             self._finish(seq, "error")
@@ -129,10 +130,10 @@ class Scheduler:
             seq.first_token_at = time.perf_counter()
             self.metrics.ttft.observe(seq.first_token_at - seq.arrival)
         seq.completion_tokens += 1
-        if token in self.llm.eos:
+        if piece is None:  # end of sequence
             self._finish(seq, "stop")
             return
-        seq.text += seq.stream.decode(token)
+        seq.text += piece
         if self._stopped(seq):
             self._finish(seq, "stop")
         elif seq.completion_tokens >= seq.sampling.max_tokens or seq.generator.is_done():
