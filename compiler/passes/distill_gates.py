@@ -31,7 +31,7 @@ def gates_for(spec: Spec, candidate: str) -> Gates:
     own = {k: v for k, v in d.gates.__dict__.items() if v is not None}
     # What the deployment requires of any shipped model (accuracy, latency, size) still holds
     # for a student unless its own gates say otherwise; only the parity gates are replaced.
-    kept = {k: getattr(spec.gates, k) for k in DEPLOYMENT_GATES if k not in own and hasattr(spec.gates, k)}
+    kept = {k: getattr(spec.gates, k) for k in DEPLOYMENT_GATES if k not in own}
     return Gates(**{**kept, **own})
 
 

@@ -36,7 +36,7 @@ RECIPE = 2  # bump when the graph this pass writes changes for the same inputs (
 
 
 def int8_smoothquant(source: Artifact, calibration: Dataset, ctx: PassContext) -> Artifact:
-    data = calibration.take(min(calibration.size, CALIBRATION_ROWS))
+    data = calibration.take(CALIBRATION_ROWS)
     config = {"alpha": ALPHA, "per_channel": True, "fp32": "down-projections", "scales": "power-of-two",
               "calibration_batch": BATCH, "recipe": RECIPE, "data": data.digest()}
     return onnx_transform(ctx, NAME, Candidate.ONNX_INT8_SMOOTHQUANT.value, "int8", source, config,
@@ -50,7 +50,7 @@ def _quantize(src: Path, dst: Path, data: Dataset) -> dict:
     model = onnx.load(str(src))
     name_nodes(model)
     groups, kept = weight_matmuls(model)
-    amax = activation_maxima(src, sorted(groups), data)
+    amax = activation_maxima(model, sorted(groups), data)
     smooth(model, groups, amax, ALPHA)
     smoothed = dst.with_name("smoothed.onnx")
     onnx.save(model, str(smoothed))
@@ -109,21 +109,23 @@ def weight_matmuls(model) -> tuple[dict[str, list], list[str]]:
     return dict(groups), kept
 
 
-def activation_maxima(src: Path, names: list[str], data: Dataset) -> dict[str, np.ndarray]:
-    """max |X| per channel (the last axis) of each named tensor over the calibration rows, run in
-    batches as they are padded. Padding stays in: dynamic int8 takes its range over the whole
-    batch tensor, padding positions included, and on MiniLM those carry wider channels than the
-    real tokens (measured: worst sentence at batch 64 0.983 with padding cut from the maxima, 0.995
-    with it kept). One thread: the same maxima on every build host."""
+def activation_maxima(model, names: list[str], data: Dataset) -> dict[str, np.ndarray]:
+    """max |X| per channel (the last axis) of each named tensor of `model` (an onnx.ModelProto, left
+    as it is) over the calibration rows, run in batches as they are padded. Padding stays in:
+    dynamic int8 takes its range over the whole batch tensor, padding positions included, and on
+    MiniLM those carry wider channels than the real tokens (measured once: worst sentence at batch
+    64 0.983 with padding cut from the maxima, 0.995 with it kept). One thread: the same maxima on
+    every build host."""
     import onnx
     import onnxruntime as ort
 
-    model = onnx.load(str(src))
-    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names)
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)  # in memory: the file was parsed once already
+    probe.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep the tensors named
-    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     wanted = {i.name for i in session.get_inputs()}
     amax: dict[str, np.ndarray] = {}
     for start in range(0, data.size, BATCH):

@@ -109,7 +109,7 @@ def test_smoothing_alone_computes_the_original_bit_for_bit(block, tmp_path):
     data = _activations(16, seed=1)
     model = onnx.load(str(art.path))
     groups, _ = weight_matmuls(model)
-    smooth(model, groups, activation_maxima(art.path, sorted(groups), data), 0.8)
+    smooth(model, groups, activation_maxima(model, sorted(groups), data), 0.8)
     assert sum(n.op_type == "Mul" for n in model.graph.node) == 2  # one per shared activation
     onnx.save(model, str(tmp_path / "smoothed.onnx"))
     np.testing.assert_array_equal(_run(tmp_path / "smoothed.onnx", data), _run(art.path, data))
