@@ -4,7 +4,8 @@ a FastAPI server; three tables of ratios measured side by side in one run.
     .venv/bin/python bench/text_bench.py [--quick] [--out /tmp/deployc-text-bench]
 
 (a) every example's selected cpu-x86 artifact vs torch eager at each batch the plan measures
-    (compile_bench.latency_rows, interleaved, threads = serve.threads);
+    (compile_bench.latency_rows, interleaved in runs of 10 calls and call by call, threads =
+    serve.threads);
 (b) MiniLM on the sentences of examples/minilm-embeddings/eval.jsonl: the selected artifact as the
     runtime runs it (its tokenizer from `tokenizers`, per-batch padding, its onnxruntime session
     options) vs sentence-transformers' own `encode` (which tokenizes too), batch 1 and 32,
@@ -102,14 +103,14 @@ def build(example: str, out: Path) -> Path:
 def eager_table(trees: dict[str, Path], rounds: int):
     from rich.table import Table
 
-    from compile_bench import latency_rows
+    from compile_bench import LATENCY_COLUMNS, latency_cells, latency_rows
 
     table = Table(title="(a) selected artifact vs torch eager, cpu-x86, p50 ms, interleaved, threads = serve.threads")
-    for col in ("example", "batch", "selected", "torch eager ms", "selected ms", "speed-up"):
+    for col in LATENCY_COLUMNS:
         table.add_column(col, justify="right", no_wrap=True)
     for name, tree in trees.items():
         for row in latency_rows(ROOT / "examples" / name / "deploy.yaml", tree, rounds=rounds):
-            table.add_row(row[0], str(row[1]), row[2], f"{row[3]:.4f}", f"{row[4]:.4f}", f"{row[5]:.2f}x")
+            table.add_row(*latency_cells(row))
     return table
 
 

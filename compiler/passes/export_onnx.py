@@ -24,6 +24,7 @@ from compiler.frontend.spec import Spec, TensorSpec
 from compiler.passes.base import Artifact, PassContext, library_versions
 from compiler.digest import sha256_file
 from compiler.passes.data import SYNTH_DIMS, synthesize
+from compiler.passes import export_attention
 from compiler.passes.export_torchscript import export_torchscript, probe_dynamic
 from compiler.passes.load import LoadedModel
 
@@ -37,22 +38,32 @@ def export(model: LoadedModel, ctx: PassContext, candidate: str = Candidate.ONNX
     digest = digest or model.digest
     exporter = (exporter or spec.optimize.export.exporter) if model.onnx_path is None else "none"
     config = {"opset": spec.optimize.opset, "batch": spec.model.example_batch, "exporter": exporter,
-              "inputs": [t.__dict__ for t in spec.model.inputs], "outputs": [t.__dict__ for t in spec.model.outputs]}
+              "attention": export_attention.VERSION, "inputs": [t.__dict__ for t in spec.model.inputs],
+              "outputs": [t.__dict__ for t in spec.model.outputs]}
     key = ctx.cache.key(NAME, config, {"model": digest}, library_versions("torch", "onnx", "onnxscript"))
     with ctx.timed(f"{NAME} ({candidate})") as event:
         entry = ctx.cache.get_or_run(key, lambda d: _export(model, spec, d / "model.onnx", exporter))
         event.cached = entry.hit
-        if entry.meta.get("exporter") == "torchscript":
-            event.detail = "torchscript exporter" + (f" ({entry.meta['fallback']})" if entry.meta.get("fallback") else "")
+        event.detail = "; ".join(_details(entry.meta))
     path = entry.file("model.onnx")
     return Artifact(candidate, "onnx", "fp32", path, sha256_file(path), (_pass_label(entry.meta),))
 
 
+def _details(meta: dict) -> list[str]:
+    """What the report's pass chain says of the export besides its name: the exporter when it is
+    not the default dynamo one, and how many attention modules went out in their export form
+    (passes/export_attention.py)."""
+    details = []
+    if meta.get("exporter") == "torchscript":
+        details.append("torchscript" + (f"; {meta['fallback']}" if meta.get("fallback") else ""))
+    if meta.get("attention_export_form"):
+        details.append(f"{meta['attention_export_form']} nn.MultiheadAttention in export form")
+    return details
+
+
 def _pass_label(meta: dict) -> str:
-    """The report's pass chain names the exporter when it is not the default dynamo one."""
-    if meta.get("exporter") != "torchscript":
-        return NAME
-    return f"{NAME} (torchscript" + (f"; {meta['fallback']})" if meta.get("fallback") else ")")
+    details = _details(meta)
+    return f"{NAME} ({'; '.join(details)})" if details else NAME
 
 
 def _export(model: LoadedModel, spec: Spec, out: Path, exporter: str) -> dict:
@@ -69,15 +80,17 @@ def _export(model: LoadedModel, spec: Spec, out: Path, exporter: str) -> dict:
     fallback = ""
     if exporter != "torchscript":
         try:
-            _export_dynamo(model.module, spec, args, out)
-            return {"source": "pytorch", "exporter": "dynamo"}
+            with export_attention.export_form(model.module) as attention:
+                _export_dynamo(model.module, spec, args, out)
+            return {"source": "pytorch", "exporter": "dynamo", "attention_export_form": attention}
         except ExporterFixedDim as exc:
             if exporter == "dynamo":
                 raise PassError(NAME, f"{exc.message}; optimize.export.exporter: torchscript (or auto) "
                                       "tries the TorchScript exporter") from None
             fallback, dynamo_error = f"dynamo {exc.short}", exc.message
     try:
-        export_torchscript(model.module, spec, args, out)
+        with export_attention.export_form(model.module) as attention:
+            export_torchscript(model.module, spec, args, out)
         _finish(out, spec, rename=False)
         if any(t.dynamic_dims for t in spec.model.inputs):  # a trace can bake a size in: run it at others
             probe_dynamic(model.module, spec, out, spec.model.example_batch, SYNTH_DIMS)
@@ -86,7 +99,7 @@ def _export(model: LoadedModel, spec: Spec, out: Path, exporter: str) -> dict:
             raise
         raise PassError(NAME, f"{dynamo_error}; the TorchScript exporter fails too: "
                               f"{str(exc).removeprefix(f'pass {NAME}: ')}") from None
-    return {"source": "pytorch", "exporter": "torchscript", "fallback": fallback}
+    return {"source": "pytorch", "exporter": "torchscript", "fallback": fallback, "attention_export_form": attention}
 
 
 class ExporterFixedDim(PassError):
