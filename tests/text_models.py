@@ -59,6 +59,46 @@ def tiny_bert(folder: Path, pooling: str | list[str] = "mean", normalize: bool =
     return folder
 
 
+# Small configs of other encoder families, the keys each config class takes (DistilBERT names its own).
+_SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=128)
+ENCODER_FAMILIES = {
+    "distilbert": dict(dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=128),
+    # RoBERTa-style positions start after pad_token_id (1): 130 leaves 128 usable.
+    "roberta": _SMALL | dict(max_position_embeddings=130, pad_token_id=1, type_vocab_size=1),
+    "xlm-roberta": _SMALL | dict(max_position_embeddings=130, pad_token_id=1, type_vocab_size=1),
+    "mpnet": _SMALL | dict(max_position_embeddings=130),
+    "electra": _SMALL | dict(embedding_size=32),
+    "albert": _SMALL | dict(embedding_size=16),
+    "deberta-v2": _SMALL,
+}
+
+
+def tiny_encoder(folder: Path, model_type: str, classifier: bool = False) -> Path:
+    """A 2-layer encoder of another family than BERT (ENCODER_FAMILIES), random weights, saved the
+    way `save_pretrained` saves a real one: MiniLM's tokenizer with its tokenizer_config.json (so
+    transformers loads it as the BERT tokenizer it is, whatever the model type), and mean pooling
+    modules for sentence-transformers, or a two-label classification head."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+
+    torch.manual_seed(0)
+    config = AutoConfig.for_model(model_type, vocab_size=30522, **ENCODER_FAMILIES[model_type])
+    if classifier:
+        config.id2label, config.label2id = {0: "negative", 1: "positive"}, {"negative": 0, "positive": 1}
+    model = (AutoModelForSequenceClassification if classifier else AutoModel).from_config(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.eval().save_pretrained(str(folder))
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(minilm_folder() / name, folder / name)
+    if not classifier:
+        modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+        (folder / "modules.json").write_text(json.dumps(modules))
+        (folder / "1_Pooling").mkdir(exist_ok=True)
+        (folder / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 32, "pooling_mode": "mean"}))
+    return folder
+
+
 def text_spec(folder: Path, task: str = "sentence-embedding", extra: str = "", rows: list[dict] | None = None,
               target: str = "cpu-x86") -> Path:
     """A deploy.yaml next to `folder` (a subfolder `model` of the spec's folder) with eval.jsonl."""

@@ -1,4 +1,4 @@
-"""Export form of attention: `nn.MultiheadAttention` traced as one projection and three matmuls.
+"""Export form of attention: `nn.MultiheadAttention` as one in_proj MatMul and MatMul-Softmax-MatMul.
 
 `nn.MultiheadAttention.forward` runs `F.multi_head_attention_forward`, whose layout changes
 (batch-first transposes, an unsqueeze/transpose/squeeze to split q, k and v, three per-head
@@ -30,7 +30,7 @@ VERSION = 1
 
 @contextmanager
 def export_form(module) -> Iterator[int]:
-    """Within the block, eligible `nn.MultiheadAttention` submodules of `module` run the short
+    """Within the block, eligible `nn.MultiheadAttention` submodules of `module` run the export
     form; yields how many. The instances' own forward comes back on exit, also on an error."""
     from torch import nn
 
@@ -53,7 +53,7 @@ def _eligible(m) -> bool:
 
 
 def _export_forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-                   average_attn_weights=True, is_causal=False):
+                    average_attn_weights=True, is_causal=False):
     """nn.MultiheadAttention.forward's signature and result (output, None) for need_weights=False.
 
     query/key/value: [batch, seq, embed] (batch_first) or [seq, batch, embed], float.

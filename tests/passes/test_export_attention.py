@@ -1,6 +1,6 @@
-"""nn.MultiheadAttention exported as one projection and three matmuls: the same numbers as torch's
-own forward for every call it takes, torch's forward for every call it does not, fewer ONNX
-nodes, and dynamic batch and sequence through both exporters."""
+"""nn.MultiheadAttention in its export form (one in_proj MatMul, MatMul-Softmax-MatMul): the same
+numbers as torch's own forward for every call it takes, torch's forward for every call it does
+not, fewer ONNX nodes, and dynamic batch and sequence through both exporters."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _mha(**kwargs) -> nn.MultiheadAttention:
 
 
 def _both(m: nn.MultiheadAttention, *args, **kwargs):
-    """torch's forward, then the short form, on the same call."""
+    """torch's forward, then the export form, on the same call."""
     with torch.no_grad():
         want = m(*args, **kwargs)
         with export_form(m) as n:
@@ -169,7 +169,7 @@ def test_an_encoders_export_is_smaller_and_dynamic(tmp_path, exporter):
     assert art.produced_by[0].endswith("2 nn.MultiheadAttention in export form)")
     assert "forward" not in vars(model.module.encoder.layers[0].self_attn)  # the reference is untouched
 
-    plain = tmp_path / "plain.onnx"  # torch's own forward, exported: the graph the short form replaces
+    plain = tmp_path / "plain.onnx"  # torch's own forward, exported: the graph the export form replaces
     dims = {"dynamic_shapes": ({0: torch.export.Dim("batch"), 1: torch.export.Dim("seq", max=1024)},)} \
         if exporter == "dynamo" else {"dynamic_axes": {"input_ids": [0, 1]}}
     torch.onnx.export(model.module, (torch.zeros(2, 16, dtype=torch.long),), str(plain), dynamo=exporter == "dynamo",
