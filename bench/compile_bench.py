@@ -4,8 +4,8 @@
 
 For each example (cpu-x86): a cold build with an empty pass cache, then a warm rebuild of the
 same spec, each in a fresh process (as users run it); then torch eager and the selected
-artifact are timed side by side, interleaved, at each batch the plan measures (batch 1 and 32 for
-the examples) with the runtime's thread count.
+artifact are timed side by side, interleaved in runs of 10 calls and call by call (RUN_LENGTHS),
+at each batch the plan measures (batch 1 and 32 for the examples) with the runtime's thread count.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main(examples: list[str]) -> None:
     for col in ("example", "cold s", "warm s", "cold / warm"):
         builds.add_column(col, justify="right")
     latency = Table(title=f"p50 latency on this host, {len(examples)} examples, threads = serve.threads")
-    for col in ("example", "batch", "selected", "torch eager ms", "selected ms", "speed-up"):
+    for col in LATENCY_COLUMNS:
         latency.add_column(col, justify="right", no_wrap=True)
     for name in examples:
         spec = ROOT / "examples" / name / "deploy.yaml"
