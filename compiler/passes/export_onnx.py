@@ -82,7 +82,7 @@ def _export(model: LoadedModel, spec: Spec, out: Path, exporter: str) -> dict:
         try:
             with export_attention.export_form(model.module) as attention:
                 _export_dynamo(model.module, spec, args, out)
-            return {"source": "pytorch", "exporter": "dynamo", "attention_export_form": attention}
+            return {"source": "pytorch", "exporter": "dynamo", "attention_export_form": len(attention)}
         except ExporterFixedDim as exc:
             if exporter == "dynamo":
                 raise PassError(NAME, f"{exc.message}; optimize.export.exporter: torchscript (or auto) "
@@ -99,7 +99,8 @@ def _export(model: LoadedModel, spec: Spec, out: Path, exporter: str) -> dict:
             raise
         raise PassError(NAME, f"{dynamo_error}; the TorchScript exporter fails too: "
                               f"{str(exc).removeprefix(f'pass {NAME}: ')}") from None
-    return {"source": "pytorch", "exporter": "torchscript", "fallback": fallback, "attention_export_form": attention}
+    return {"source": "pytorch", "exporter": "torchscript", "fallback": fallback,
+            "attention_export_form": len(attention)}
 
 
 class ExporterFixedDim(PassError):

@@ -31,7 +31,7 @@ def export_torchscript(module, spec: Spec, args: tuple, out: Path) -> None:
     axes = {t.name: dict(t.dynamic_dims) for t in inputs + outputs if t.dynamic_dims}
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), redirect_stdout(io.StringIO()), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation notice; its errors still raise
             torch.onnx.export(module, args, str(out), dynamo=False, opset_version=spec.optimize.opset,
                               input_names=[t.name for t in inputs], output_names=[t.name for t in outputs],
