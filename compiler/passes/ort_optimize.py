@@ -10,12 +10,13 @@ from pathlib import Path
 
 from compiler.candidates import Candidate
 from compiler.passes.base import Artifact, PassContext, onnx_transform
+from compiler.runtime.backend_onnx import CPU_DISABLED_OPTIMIZERS, disabled_optimizers
 
 NAME = "ort-optimize"
 
 
 def optimize(source: Artifact, ctx: PassContext, candidate: str = Candidate.ONNX_OPT.value) -> Artifact:
-    return onnx_transform(ctx, NAME, candidate, source.precision, source, {"level": "extended"},
+    return onnx_transform(ctx, NAME, candidate, source.precision, source, {"level": "extended", "disabled": list(CPU_DISABLED_OPTIMIZERS)},
                           _optimize, ("onnxruntime",))
 
 
@@ -26,5 +27,7 @@ def _optimize(src: Path, dst: Path) -> dict:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     opts.optimized_model_filepath = str(dst)
     opts.log_severity_level = 3
-    ort.InferenceSession(str(src), opts, providers=["CPUExecutionProvider"])
+    # The file is optimized as the CPU runtime would at load: without the fusions it leaves out.
+    providers = ["CPUExecutionProvider"]
+    ort.InferenceSession(str(src), opts, providers=providers, disabled_optimizers=disabled_optimizers(providers))
     return {"level": "ORT_ENABLE_EXTENDED"}
