@@ -49,14 +49,19 @@ def tiny_bert(folder: Path, pooling: str | list[str] = "mean", normalize: bool =
     model.eval().save_pretrained(str(folder))
     shutil.copy(minilm_folder() / "tokenizer.json", folder / "tokenizer.json")
     if not (classifier or tokens):
-        modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
-        if normalize:
-            modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
-        (folder / "modules.json").write_text(json.dumps(modules))
-        (folder / "1_Pooling").mkdir(exist_ok=True)
-        (folder / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 32, "pooling_mode": pooling}))
+        sentence_modules(folder, pooling, normalize)
     return folder
+
+
+def sentence_modules(folder: Path, pooling: str | list[str] = "mean", normalize: bool = True) -> None:
+    """sentence-transformers' modules.json and 1_Pooling/config.json (width 32) in `folder`."""
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 32, "pooling_mode": pooling}))
 
 
 # Small configs of other encoder families, the keys each config class takes (DistilBERT names its own).
@@ -91,11 +96,7 @@ def tiny_encoder(folder: Path, model_type: str, classifier: bool = False) -> Pat
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(minilm_folder() / name, folder / name)
     if not classifier:
-        modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
-        (folder / "modules.json").write_text(json.dumps(modules))
-        (folder / "1_Pooling").mkdir(exist_ok=True)
-        (folder / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 32, "pooling_mode": "mean"}))
+        sentence_modules(folder, "mean", normalize=False)
     return folder
 
 
