@@ -10,14 +10,14 @@ from pathlib import Path
 
 from compiler.candidates import Candidate
 from compiler.passes.base import Artifact, PassContext, onnx_transform
-from compiler.runtime.backend_onnx import CPU_DISABLED_OPTIMIZERS, disabled_optimizers
+from compiler.runtime.backend_onnx import CPU_DISABLED_OPTIMIZERS
 
 NAME = "ort-optimize"
 
 
 def optimize(source: Artifact, ctx: PassContext, candidate: str = Candidate.ONNX_OPT.value) -> Artifact:
-    return onnx_transform(ctx, NAME, candidate, source.precision, source, {"level": "extended", "disabled": list(CPU_DISABLED_OPTIMIZERS)},
-                          _optimize, ("onnxruntime",))
+    config = {"level": "extended", "disabled": list(CPU_DISABLED_OPTIMIZERS)}
+    return onnx_transform(ctx, NAME, candidate, source.precision, source, config, _optimize, ("onnxruntime",))
 
 
 def _optimize(src: Path, dst: Path) -> dict:
@@ -28,6 +28,6 @@ def _optimize(src: Path, dst: Path) -> dict:
     opts.optimized_model_filepath = str(dst)
     opts.log_severity_level = 3
     # The file is optimized as the CPU runtime would at load: without the fusions it leaves out.
-    providers = ["CPUExecutionProvider"]
-    ort.InferenceSession(str(src), opts, providers=providers, disabled_optimizers=disabled_optimizers(providers))
+    ort.InferenceSession(str(src), opts, providers=["CPUExecutionProvider"],
+                         disabled_optimizers=list(CPU_DISABLED_OPTIMIZERS))
     return {"level": "ORT_ENABLE_EXTENDED"}

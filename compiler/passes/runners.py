@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from compiler.errors import PassError
-from compiler.runtime.backend_onnx import disabled_optimizers
+from compiler.runtime.backend_onnx import CPU_DISABLED_OPTIMIZERS
 
 Runner = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 Factory = Callable[[Path, int], Runner]
@@ -41,8 +41,8 @@ def _onnx(path: Path, threads: int) -> Runner:
     opts.log_severity_level = 3
     opts.intra_op_num_threads = threads
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers = ["CPUExecutionProvider"]
-    sess = ort.InferenceSession(str(path), opts, providers=providers, disabled_optimizers=disabled_optimizers(providers))
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(CPU_DISABLED_OPTIMIZERS))
     return lambda inputs: sess.run(None, inputs)
 
 

@@ -33,8 +33,7 @@ def _both(m: nn.MultiheadAttention, *args, **kwargs):
         want = m(*args, **kwargs)
         with export_form(m) as used:
             got = m(*args, **kwargs)
-    _both.ran = bool(used)
-    return want, got
+    return want, got, bool(used)
 
 
 def _x(*shape):
@@ -62,8 +61,8 @@ def _masks():
 def test_cross_attention_matches_torch(batch_first, bias, masks):
     m = _mha(batch_first=batch_first, bias=bias)
     q, kv = (_x(B, L, E), _x(B, S, E)) if batch_first else (_x(L, B, E), _x(S, B, E))
-    (want, none), (got, weights) = _both(m, q, kv, kv, need_weights=False, **_masks()[masks])
-    assert _both.ran and none is None and weights is None
+    (want, none), (got, weights), ran = _both(m, q, kv, kv, need_weights=False, **_masks()[masks])
+    assert ran and none is None and weights is None
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -74,8 +73,8 @@ def test_a_row_with_every_key_masked_is_zero_as_in_torch(batch_first):
     q, kv = (_x(B, L, E), _x(B, S, E)) if batch_first else (_x(L, B, E), _x(S, B, E))
     pad = torch.zeros(B, S, dtype=torch.bool)
     pad[1] = True  # the second sequence has no key at all
-    (want, _), (got, _) = _both(m, q, kv, kv, need_weights=False, key_padding_mask=pad)
-    assert _both.ran and not torch.isnan(want).any() and not torch.isnan(got).any()
+    (want, _), (got, _), ran = _both(m, q, kv, kv, need_weights=False, key_padding_mask=pad)
+    assert ran and not torch.isnan(want).any() and not torch.isnan(got).any()
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -85,8 +84,8 @@ def test_seq_first_output_is_contiguous_and_out_proj_hooks_do_not_run():
     calls = []
     m.out_proj.register_forward_hook(lambda *_: calls.append(1))
     x = _x(S, B, E)
-    (want, _), (got, _) = _both(m, x, x, x, need_weights=False)
-    assert _both.ran and got.is_contiguous() and got.view(S * B, E).shape == (S * B, E)
+    (want, _), (got, _), ran = _both(m, x, x, x, need_weights=False)
+    assert ran and got.is_contiguous() and got.view(S * B, E).shape == (S * B, E)
     assert calls == []
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
@@ -118,8 +117,8 @@ def test_calls_it_does_not_cover_run_torchs_forward(call):
     if call == "mask in another dtype":  # torch takes a float32 mask with a float64 query
         m, x = m.double(), x.double()
         kwargs |= {"attn_mask": _x(S, S)}
-    (want, want_w), (got, got_w) = _both(m, x, x, x, **kwargs)
-    assert not _both.ran  # torch's forward, without its fast path inside the block: last bits only
+    (want, want_w), (got, got_w), ran = _both(m, x, x, x, **kwargs)
+    assert not ran  # torch's forward, without its fast path inside the block: last bits only
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     if call == "need_weights":
         torch.testing.assert_close(got_w, want_w, rtol=1e-5, atol=1e-6)
